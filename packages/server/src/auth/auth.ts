@@ -1,0 +1,151 @@
+import { createPublicKey, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SignJWT, createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import type { Config } from '../config.js';
+import { parseGrants, type Permission, type User } from './grants.js';
+
+export type AuthErrorCode = 'TOKEN_INVALID' | 'TOKEN_EXPIRED';
+
+/** A token was rejected. `code` is the reply/HTTP error code; `message` says why, never the token. */
+export class AuthError extends Error {
+  constructor(readonly code: AuthErrorCode, message: string) {
+    super(message);
+    this.name = 'AuthError';
+  }
+}
+
+type Algorithm = NonNullable<Config['jwt']['algorithms']>[number];
+const HS: Algorithm[] = ['HS256', 'HS384', 'HS512'];
+
+function defaultAlgorithmsFor(key: KeyObject): Algorithm[] {
+  switch (key.asymmetricKeyType) {
+    case 'rsa': return ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
+    case 'rsa-pss': return ['PS256', 'PS384', 'PS512'];
+    case 'ec': {
+      const curve = key.asymmetricKeyDetails?.namedCurve;
+      return curve === 'secp384r1' ? ['ES384'] : curve === 'secp521r1' ? ['ES512'] : ['ES256'];
+    }
+    case 'ed25519': case 'ed448': return ['EdDSA'];
+    default: throw new Error(`unsupported public key type ${key.asymmetricKeyType}`);
+  }
+}
+
+/** Reads the development secret from the data dir, creating it on first start. */
+export function loadOrCreateDevSecret(dataDir: string): string {
+  const file = join(dataDir, 'jwt-secret');
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    mkdirSync(dataDir, { recursive: true });
+    const secret = randomBytes(32).toString('base64url');
+    writeFileSync(file, secret + '\n', { mode: 0o600, flag: 'wx' });
+    return readFileSync(file, 'utf8').trim();
+  }
+}
+
+/**
+ * Verifies JWTs (jose) and turns them into Users. Keys: an HMAC secret, a PEM public key, a JWKS
+ * URL (cached), or any combination; tokens must use an algorithm on the allow-list, carry `sub` and
+ * `exp`, and are accepted within `clockSkewSec` of expiry.
+ */
+export class Authenticator {
+  private readonly secret?: KeyObject;
+  private readonly publicKey?: KeyObject;
+  private readonly jwks?: JWTVerifyGetKey;
+  readonly algorithms: Algorithm[];
+  /** The secret used by `sign` (dev tokens, demo mode), when an HMAC secret is configured. */
+  readonly signingSecret?: string;
+
+  constructor(private readonly config: Config['jwt'], opts: { dataDir?: string } = {}) {
+    let secret = config.secret;
+    if (!secret && !config.publicKey && !config.jwksUrl) {
+      if (!opts.dataDir) throw new Error('no JWT key configured and no data dir to generate one in');
+      secret = loadOrCreateDevSecret(opts.dataDir);
+    }
+    const algs: Algorithm[] = [];
+    if (secret) {
+      this.secret = createSecretKey(Buffer.from(secret, 'utf8'));
+      this.signingSecret = secret;
+      algs.push(...HS);
+    }
+    if (config.publicKey) {
+      this.publicKey = createPublicKey(config.publicKey);
+      algs.push(...defaultAlgorithmsFor(this.publicKey));
+    }
+    if (config.jwksUrl) {
+      this.jwks = createRemoteJWKSet(new URL(config.jwksUrl), { cacheMaxAge: config.jwksCacheMs, cooldownDuration: 30_000, timeoutDuration: 5000 });
+      algs.push('RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA');
+    }
+    this.algorithms = config.algorithms ?? algs;
+  }
+
+  /** Verifies a token; throws AuthError. */
+  async verify(token: string): Promise<User> {
+    let payload: JWTPayload;
+    try {
+      const result = await jwtVerify(token, (header, input) => this.keyFor(header.alg, header, input), {
+        algorithms: this.algorithms,
+        clockTolerance: this.config.clockSkewSec,
+        requiredClaims: ['sub', 'exp'],
+        issuer: this.config.issuer,
+        audience: this.config.audience,
+      });
+      payload = result.payload;
+    } catch (err) {
+      throw toAuthError(err);
+    }
+    if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 256) {
+      throw new AuthError('TOKEN_INVALID', 'sub claim must be a non-empty string');
+    }
+    let grants;
+    try { grants = parseGrants(payload.rooms); } catch (e) { throw new AuthError('TOKEN_INVALID', (e as Error).message); }
+    const info = payload.info;
+    if (info !== undefined && (typeof info !== 'object' || info === null || Array.isArray(info))) {
+      throw new AuthError('TOKEN_INVALID', 'info claim must be an object');
+    }
+    return { id: payload.sub, grants, info: info as Record<string, unknown> | undefined, expiresAt: (payload.exp as number) * 1000 };
+  }
+
+  private keyFor(alg: string | undefined, header: Parameters<JWTVerifyGetKey>[0], input: Parameters<JWTVerifyGetKey>[1]) {
+    if (alg?.startsWith('HS')) {
+      if (!this.secret) throw new AuthError('TOKEN_INVALID', `algorithm ${alg} not allowed: no HMAC secret configured`);
+      return this.secret;
+    }
+    if (this.publicKey) return this.publicKey;
+    if (this.jwks) return this.jwks(header, input);
+    throw new AuthError('TOKEN_INVALID', `algorithm ${alg} not allowed`);
+  }
+
+  /** Signs a token with the HMAC secret (dev tokens, demo mode). */
+  async sign(claims: { sub: string; rooms: Record<string, Permission[]>; info?: Record<string, unknown>; ttlSec: number }): Promise<string> {
+    if (!this.secret) throw new Error('signing needs an HMAC secret (AQUEDUCT_JWT_SECRET or the generated dev secret)');
+    const jwt = new SignJWT({ rooms: claims.rooms, ...(claims.info ? { info: claims.info } : {}) })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setSubject(claims.sub)
+      .setIssuedAt()
+      .setExpirationTime(Math.floor(Date.now() / 1000) + claims.ttlSec);
+    if (this.config.issuer) jwt.setIssuer(this.config.issuer);
+    if (this.config.audience) jwt.setAudience(this.config.audience);
+    return jwt.sign(this.secret);
+  }
+}
+
+function toAuthError(err: unknown): AuthError {
+  if (err instanceof AuthError) return err;
+  if (err instanceof joseErrors.JWTExpired) return new AuthError('TOKEN_EXPIRED', 'token has expired');
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return new AuthError('TOKEN_INVALID', 'signature verification failed');
+  if (err instanceof joseErrors.JOSEAlgNotAllowed) return new AuthError('TOKEN_INVALID', 'algorithm not allowed');
+  if (err instanceof joseErrors.JWTClaimValidationFailed) return new AuthError('TOKEN_INVALID', `claim "${err.claim}" invalid: ${err.reason}`);
+  if (err instanceof joseErrors.JOSEError) return new AuthError('TOKEN_INVALID', err.message);
+  if (err instanceof TypeError) return new AuthError('TOKEN_INVALID', 'key does not fit the token algorithm');
+  return new AuthError('TOKEN_INVALID', 'token could not be verified');
+}
+
+/** Parses a duration like `90s`, `15m`, `1h`, `7d` or plain seconds. */
+export function parseDurationSec(text: string): number {
+  const m = /^(\d+)([smhd]?)$/.exec(text.trim());
+  if (!m) throw new Error(`invalid duration "${text}"`);
+  const n = Number(m[1]);
+  return n * ({ '': 1, s: 1, m: 60, h: 3600, d: 86400 } as const)[m[2] as '' | 's' | 'm' | 'h' | 'd'];
+}

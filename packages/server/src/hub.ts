@@ -1,0 +1,196 @@
+import type { Member, Origin, Position } from '@aqueduct/protocol';
+import type { User } from './auth/grants.js';
+import type { Broker, BrokerHandler, ControlMessage, EphemeralMessage, PublishInput, PublishOutcome } from './broker/broker.js';
+import type { Presence } from './presence/presence.js';
+import { namespaceOf } from '@aqueduct/protocol';
+import { namespaceSettings, type Config } from './config.js';
+import { Delivery } from './delivery.js';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+
+/** How the hub closes a subscriber: a close-catalogue entry. */
+export interface CloseReason { code: number; reason: string; reconnect: boolean }
+
+/**
+ * A local receiver of room traffic: a WebSocket session, an SSE stream, a long-poll waiter.
+ * The hub calls these synchronously during fanout; implementations must not block or throw.
+ */
+export interface Subscriber {
+  /** Connection id, unique across the cluster (the `client` of presence and signaling). */
+  readonly id: string;
+  readonly user: User | undefined;
+  deliver(delivery: Delivery): void;
+  /** Presence join/leave or a signal addressed to this subscriber. */
+  deliverEphemeral(room: string, message: EphemeralMessage): void;
+  /** The room's history was lost; the subscriber must resync. */
+  reset(room: string, position: Position): void;
+  /** Close by the server (operator disconnect, shutdown). */
+  disconnect(reason: CloseReason): void;
+}
+
+export interface ServerPublishOptions {
+  event?: string;
+  volatile?: boolean;
+  /** Scoped by the caller; the same key within the idempotency TTL publishes once. */
+  idempotencyKey?: string;
+  from?: Origin;
+}
+
+/**
+ * The local registry: room -> local subscribers. Broker events fan out from here; it never touches
+ * sockets. Node-level broker subscriptions follow the first/last local subscriber of a room.
+ */
+export class Hub implements BrokerHandler {
+  private readonly rooms = new Map<string, Set<Subscriber>>();
+  private readonly clients = new Map<string, Subscriber>();
+  /** In-flight broker (un)subscribe per room, so join/leave races resolve in order. */
+  private readonly pending = new Map<string, Promise<void>>();
+
+  constructor(
+    readonly broker: Broker,
+    readonly presence: Presence,
+    private readonly config: Config,
+    private readonly metrics: Metrics,
+    private readonly logger: Logger,
+  ) {}
+
+  register(sub: Subscriber): void {
+    this.clients.set(sub.id, sub);
+  }
+
+  unregister(sub: Subscriber): void {
+    this.clients.delete(sub.id);
+  }
+
+  get connectionCount(): number {
+    return this.clients.size;
+  }
+
+  /** Rooms with local subscribers and their local member counts. */
+  roomStats(): Array<{ room: string; subscribers: number }> {
+    return [...this.rooms].map(([room, subs]) => ({ room, subscribers: subs.size }));
+  }
+
+  /** Adds a local subscriber; subscribes this node to the room at the broker on the first one. */
+  async subscribe(room: string, sub: Subscriber): Promise<void> {
+    let subs = this.rooms.get(room);
+    if (!subs) {
+      subs = new Set();
+      this.rooms.set(room, subs);
+      this.metrics.rooms.set(this.rooms.size);
+      this.chain(room, () => this.broker.subscribe(room));
+    }
+    subs.add(sub);
+    try {
+      await this.pending.get(room);
+    } catch (err) {
+      subs.delete(sub);
+      this.dropIfEmpty(room);
+      throw err;
+    }
+  }
+
+  unsubscribe(room: string, sub: Subscriber): void {
+    const subs = this.rooms.get(room);
+    if (!subs?.delete(sub)) return;
+    this.dropIfEmpty(room);
+  }
+
+  private dropIfEmpty(room: string): void {
+    const subs = this.rooms.get(room);
+    if (!subs || subs.size > 0) return;
+    this.rooms.delete(room);
+    this.metrics.rooms.set(this.rooms.size);
+    this.chain(room, () => this.broker.unsubscribe(room)).catch((err) => this.logger.warn({ err, room }, 'broker unsubscribe failed'));
+  }
+
+  private chain(room: string, op: () => Promise<void>): Promise<void> {
+    const prev = this.pending.get(room) ?? Promise.resolve();
+    const next = prev.catch(() => undefined).then(op);
+    this.pending.set(room, next);
+    void next.finally(() => { if (this.pending.get(room) === next) this.pending.delete(room); }).catch(() => undefined);
+    return next;
+  }
+
+  /** Server-side publish (embedding app, HTTP API). */
+  async publish(room: string, data: unknown, options: ServerPublishOptions = {}): Promise<PublishOutcome | undefined> {
+    const ns = namespaceSettings(this.config, namespaceOf(room));
+    if (options.volatile) {
+      await this.broker.publishEphemeral(room, { kind: 'volatile', data, event: options.event, from: options.from });
+      return undefined;
+    }
+    const input: PublishInput = { data };
+    if (options.event !== undefined) input.event = options.event;
+    if (options.from !== undefined) input.from = options.from;
+    const outcome = await this.broker.publish(room, input, {
+      historySize: ns.historySize,
+      historyTtlMs: ns.historyTtlMs,
+      idempotencyKey: options.idempotencyKey,
+      idempotencyTtlMs: this.config.limits.idempotencyTtlMs,
+    });
+    if (!outcome.duplicate) this.metrics.publications.inc({ source: options.from ? 'client' : 'server' });
+    return outcome;
+  }
+
+  /** Presence entries of a room (cluster-wide). */
+  members(room: string): Promise<Member[]> {
+    return this.presence.list(room);
+  }
+
+  async presenceJoin(room: string, member: Member): Promise<void> {
+    await this.presence.add(room, member);
+    await this.broker.publishEphemeral(room, { kind: 'presence.join', member });
+  }
+
+  async presenceLeave(room: string, member: Member): Promise<void> {
+    await this.presence.remove(room, member.client);
+    await this.broker.publishEphemeral(room, { kind: 'presence.leave', member });
+  }
+
+  // ------------------------------------------------------------ BrokerHandler
+
+  onPublication(room: string, pub: Delivery['pub']): void {
+    this.fanout(new Delivery(room, pub, false));
+  }
+
+  onEphemeral(room: string, message: EphemeralMessage): void {
+    const subs = this.rooms.get(room);
+    if (!subs) return;
+    switch (message.kind) {
+      case 'volatile':
+        this.fanout(new Delivery(room, { epoch: '', offset: 0, data: message.data, event: message.event, from: message.from }, true));
+        return;
+      case 'signal': {
+        const target = this.clients.get(message.to);
+        if (target && subs.has(target)) target.deliverEphemeral(room, message);
+        return;
+      }
+      default:
+        for (const sub of subs) sub.deliverEphemeral(room, message);
+    }
+  }
+
+  onReset(room: string, position: Position): void {
+    const subs = this.rooms.get(room);
+    if (!subs) return;
+    for (const sub of subs) sub.reset(room, position);
+  }
+
+  onControl(message: ControlMessage): void {
+    if (message.kind === 'disconnect') {
+      for (const sub of [...this.clients.values()]) {
+        if (sub.user?.id !== message.user) continue;
+        if (message.room !== undefined && !this.rooms.get(message.room)?.has(sub)) continue;
+        sub.disconnect({ code: 4502, reason: 'disconnected by server', reconnect: false });
+      }
+    }
+  }
+
+  private fanout(delivery: Delivery): void {
+    const subs = this.rooms.get(delivery.room);
+    if (!subs || subs.size === 0) return;
+    const start = process.hrtime.bigint();
+    for (const sub of subs) sub.deliver(delivery);
+    this.metrics.fanoutSeconds.observe(Number(process.hrtime.bigint() - start) / 1e9);
+  }
+}

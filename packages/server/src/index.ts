@@ -1,0 +1,11 @@
+export { createServer, AqueductServer, validatedConfig, registerModule, type CreateServerOptions, type ServerContext } from './server.js';
+export { loadConfig, parseConfig, namespaceSettings, ConfigError, type Config, type ConfigInput, type NamespaceConfig } from './config.js';
+export { Authenticator, AuthError } from './auth/auth.js';
+export { can, type User, type Permission, type Grant } from './auth/grants.js';
+export type { Broker, BrokerHandler, PublishOptions, PublishOutcome, HistoryPage, HistoryQuery, EphemeralMessage, ControlMessage } from './broker/broker.js';
+export { BrokerUnavailableError } from './broker/broker.js';
+export { MemoryBroker } from './broker/broker-memory.js';
+export type { Presence } from './presence/presence.js';
+export { MemoryPresence } from './presence/presence-memory.js';
+export { createLogger } from './logger.js';
+export type { NodeStats, StatsSample } from './admin/node-stats.js';

@@ -1,0 +1,16 @@
+import type { AqueductServer } from './server.js';
+
+/**
+ * Mounts the built-in modules on a server, in order. Each module adds its routes, upgrade handlers,
+ * health checks and close hooks. One line per module.
+ */
+export async function installBuiltinModules(server: AqueductServer): Promise<void> {
+  // First: in demo mode without a configured key it generates the admin API key the others read.
+  (await import('./transports/demo.js')).installDemo(server);
+  // Before the other /api modules: its CORS layer answers preflights and sets headers for all of /api/*.
+  (await import('./transports/sse-http.js')).installSseHttp(server);
+  const docs = await import('./docs/install.js');
+  docs.installDocs(server, await docs.configuredDocBackends(server, server.options.docs));
+  (await import('./webrtc/webrtc-http.js')).installWebrtc(server);
+  void server;
+}

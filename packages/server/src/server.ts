@@ -1,0 +1,313 @@
+import { randomBytes } from 'node:crypto';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { CloseCodes, isValidRoomName } from '@aqueduct/protocol';
+import { Authenticator } from './auth/auth.js';
+import type { Broker, PublishOutcome } from './broker/broker.js';
+import { MemoryBroker } from './broker/broker-memory.js';
+import { loadConfig, parseConfig, type Config, type ConfigInput } from './config.js';
+import { Hub, type ServerPublishOptions } from './hub.js';
+import { HttpError, sendError } from './http-util.js';
+import type { HttpModule } from './http-module.js';
+import { createLogger, type Logger } from './logger.js';
+import { Metrics } from './metrics.js';
+import { opsModule } from './transports/ops.js';
+import type { Presence } from './presence/presence.js';
+import { MemoryPresence } from './presence/presence-memory.js';
+import type { Session } from './session.js';
+import { WsBus } from './transports/ws.js';
+import type { InstallDocsOptions } from './docs/install.js';
+
+export interface CreateServerOptions {
+  /** Configuration: a validated Config, or input validated here (defaults + env are NOT applied; use loadConfig for that). */
+  config?: ConfigInput | Config;
+  /** Attach to an existing HTTP server: upgrades on `/ws` and `/yjs/*` are handled; mount `handle` for HTTP routes. */
+  server?: HttpServer;
+  logger?: Logger;
+  /** Inject implementations (tests, custom backends). Defaults follow the config (memory / Redis). */
+  broker?: Broker;
+  presence?: Presence;
+  /** Documents: a custom store, lifecycle hooks (onLoad to seed, onChange, onStore), a cross-node bus. */
+  docs?: InstallDocsOptions;
+}
+
+/** Upgrade handlers for paths other than `/ws` (e.g. `/yjs/:doc`), registered by modules. */
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer, url: URL) => boolean;
+
+/** Everything modules need from the running server. */
+export interface ServerContext {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  auth: Authenticator;
+  hub: Hub;
+  nodeId: string;
+  /** Open room-bus sessions on this node. */
+  sessions: ReadonlySet<Session>;
+  readiness(): Record<string, { ok: boolean; detail?: string }>;
+}
+
+/**
+ * One Aqueduct node: HTTP server, room bus, and the modules (SSE, HTTP API, documents, WebRTC,
+ * demo) mounted on it.
+ */
+export class AqueductServer {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly auth: Authenticator;
+  readonly hub: Hub;
+  readonly nodeId: string;
+  readonly http: HttpServer;
+  readonly context: ServerContext;
+  private readonly ownsHttp: boolean;
+  private readonly bus: WsBus;
+  private readonly sessions = new Set<Session>();
+  private readonly modules: HttpModule[] = [];
+  private readonly upgrades: UpgradeHandler[] = [];
+  private readonly closers: Array<() => Promise<void>> = [];
+  private readonly health: Array<[string, () => { ok: boolean; detail?: string }]> = [];
+  private sweepTimer?: NodeJS.Timeout;
+  private closing?: Promise<void>;
+
+  constructor(readonly options: CreateServerOptions & { config: Config }, readonly broker: Broker, readonly presence: Presence) {
+    this.config = options.config;
+    this.nodeId = this.config.nodeId ?? randomBytes(4).toString('hex');
+    this.logger = options.logger ?? createLogger(this.config.logLevel);
+    this.metrics = new Metrics({ node: this.nodeId });
+    this.auth = new Authenticator(this.config.jwt, { dataDir: this.config.dataDir });
+    this.hub = new Hub(broker, presence, this.config, this.metrics, this.logger);
+    const sessions = this.sessions;
+    this.context = {
+      config: this.config,
+      logger: this.logger,
+      metrics: this.metrics,
+      auth: this.auth,
+      hub: this.hub,
+      nodeId: this.nodeId,
+      sessions,
+      readiness: () => this.readiness(),
+    };
+    this.bus = new WsBus({
+      deps: { config: this.config, hub: this.hub, auth: this.auth, metrics: this.metrics, logger: this.logger, nodeId: this.nodeId },
+      onSession: (s) => sessions.add(s),
+      onSessionClosed: (s) => sessions.delete(s),
+    });
+    this.ownsHttp = !options.server;
+    this.http = options.server ?? createHttpServer();
+    if (this.ownsHttp) this.http.on('request', (req, res) => void this.handle(req, res));
+    this.http.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
+    this.addHealth('broker', () => broker.health());
+    this.addHealth('presence', () => presence.health());
+    this.use(opsModule(this.context));
+  }
+
+  /** Mounts an HTTP module (checked in mount order). */
+  use(module: HttpModule): void {
+    this.modules.push(module);
+  }
+
+  addUpgrade(handler: UpgradeHandler): void {
+    this.upgrades.push(handler);
+  }
+
+  addHealth(name: string, check: () => { ok: boolean; detail?: string }): void {
+    this.health.push([name, check]);
+  }
+
+  /** Runs on close, before the broker and presence are closed (flush documents etc.). */
+  onClose(fn: () => Promise<void>): void {
+    this.closers.push(fn);
+  }
+
+  readiness(): Record<string, { ok: boolean; detail?: string }> {
+    return Object.fromEntries(this.health.map(([name, check]) => [name, check()]));
+  }
+
+  /** Handles an HTTP request; resolves false if no Aqueduct route matched (404 when we own the server). */
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      sendError(res, 400, 'BAD_REQUEST', 'invalid URL');
+      return true;
+    }
+    try {
+      for (const m of this.modules) if (await m.handle(req, res, url)) return true;
+    } catch (err) {
+      if (err instanceof HttpError) sendError(res, err.status, err.code, err.message);
+      else {
+        this.logger.error({ err, path: url.pathname }, 'http handler failed');
+        sendError(res, 500, 'INTERNAL', 'internal server error');
+      }
+      return true;
+    }
+    if (this.ownsHttp) sendError(res, 404, 'NOT_FOUND', `no route for ${req.method} ${url.pathname}`);
+    return false;
+  }
+
+  private originAllowed(req: IncomingMessage): boolean {
+    const allowed = this.config.allowedOrigins;
+    const origin = req.headers.origin;
+    return allowed.length === 0 || origin === undefined || allowed.includes(origin);
+  }
+
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      return rejectUpgrade(socket, 400, 'Bad Request');
+    }
+    if (!this.originAllowed(req)) {
+      this.logger.info({ origin: req.headers.origin, path: url.pathname }, 'upgrade refused: origin not allowed');
+      return rejectUpgrade(socket, 403, 'Forbidden');
+    }
+    if (this.closing) return rejectUpgrade(socket, 503, 'Service Unavailable');
+    if (url.pathname === '/ws') {
+      if (this.sessions.size >= this.config.limits.maxConnections) return rejectUpgrade(socket, 503, 'Service Unavailable');
+      this.bus.handleUpgrade(req, socket, head, url);
+      return;
+    }
+    for (const h of this.upgrades) if (h(req, socket, head, url)) return;
+    if (this.ownsHttp) rejectUpgrade(socket, 404, 'Not Found');
+  }
+
+  /** Publishes from the embedding app. Resolves with the position (none for volatile). */
+  publish(room: string, data: unknown, options: Omit<ServerPublishOptions, 'from'> = {}): Promise<PublishOutcome | undefined> {
+    if (!isValidRoomName(room)) return Promise.reject(new Error(`invalid room name "${room}"`));
+    // Clients can send at most maxMessageBytes per frame; hold the app to the same bound, so no
+    // publication can exceed what every subscriber's outbound queue accepts.
+    const size = Buffer.byteLength(JSON.stringify(data, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) ?? '');
+    if (size > this.config.limits.maxMessageBytes) {
+      return Promise.reject(new Error(`publication of ${size} bytes exceeds limits.maxMessageBytes (${this.config.limits.maxMessageBytes})`));
+    }
+    return this.hub.publish(room, data, options);
+  }
+
+  /** Starts the broker and the heartbeat sweep (and listens when the server is ours). */
+  async start(): Promise<void> {
+    await this.broker.start(this.hub);
+    const { heartbeatIntervalMs, heartbeatTimeoutMs, authTimeoutMs } = this.config.limits;
+    const sweepMs = Math.max(50, Math.min(1000, heartbeatIntervalMs / 2, heartbeatTimeoutMs / 2, authTimeoutMs / 2));
+    this.sweepTimer = setInterval(() => {
+      const now = Date.now();
+      for (const s of this.sessions) s.heartbeat(now);
+    }, sweepMs);
+    this.sweepTimer.unref();
+  }
+
+  async listen(port = this.config.port, host = this.config.host): Promise<string> {
+    await new Promise<void>((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen(port, host, () => {
+        this.http.off('error', reject);
+        resolve();
+      });
+    });
+    const url = this.url;
+    this.logger.info({ url, node: this.nodeId }, 'listening');
+    return url;
+  }
+
+  get port(): number {
+    return (this.http.address() as AddressInfo).port;
+  }
+
+  get url(): string {
+    const addr = this.http.address() as AddressInfo;
+    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    return `http://${host}:${addr.port}`;
+  }
+
+  /**
+   * Graceful shutdown: stop accepting, tell every client to reconnect elsewhere (close 4000), let
+   * modules flush (documents), then close the broker and presence. Acknowledged publications are
+   * already in the broker; unacknowledged ones are resent by clients with their publish ids.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      clearInterval(this.sweepTimer);
+      this.bus.close();
+      const closedHttp = this.ownsHttp ? new Promise<void>((resolve) => this.http.close(() => resolve())) : Promise.resolve();
+      for (const s of [...this.sessions]) s.close(CloseCodes.SHUTDOWN);
+      for (const fn of this.closers) {
+        try { await fn(); } catch (err) { this.logger.error({ err }, 'close hook failed'); }
+      }
+      if (this.ownsHttp) {
+        this.http.closeIdleConnections?.();
+        const force = setTimeout(() => this.http.closeAllConnections?.(), 3000);
+        force.unref();
+        await closedHttp;
+        clearTimeout(force);
+      }
+      await this.broker.close();
+      await this.presence.close();
+      this.logger.info('closed');
+    })();
+    return this.closing;
+  }
+}
+
+function rejectUpgrade(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+/** Module installers run by `createServer`, in order; each may mount routes and upgrade handlers. */
+export type ServerModuleInstaller = (server: AqueductServer) => Promise<void> | void;
+const installers: ServerModuleInstaller[] = [];
+
+/** Registers a module installer for every server created afterwards (used by the built-in modules). */
+export function registerModule(installer: ServerModuleInstaller): void {
+  installers.push(installer);
+}
+
+/**
+ * Creates and starts a node. With no `server` option it listens on `config.host:config.port`
+ * (port 0 picks a free port); with `server`, it attaches to that HTTP server.
+ */
+export async function createServer(options: CreateServerOptions = {}): Promise<AqueductServer> {
+  const parsed = isConfig(options.config) ? options.config : parseConfig(options.config ?? {});
+  // The node id is fixed before the backends start: Redis presence entries belong to it.
+  const config: Config = { ...parsed, nodeId: parsed.nodeId ?? randomBytes(4).toString('hex') };
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const broker = options.broker ?? (config.redisUrl ? await redisBroker(config, logger) : new MemoryBroker({ maxRooms: config.limits.maxRooms, maxIdempotencyKeysPerRoom: config.limits.maxIdempotencyKeysPerRoom }));
+  const presence = options.presence ?? (config.redisUrl ? await redisPresence(config, logger) : new MemoryPresence());
+  const server = new AqueductServer({ ...options, config, logger }, broker, presence);
+  const { installBuiltinModules } = await import('./modules.js');
+  await installBuiltinModules(server);
+  for (const install of installers) await install(server);
+  await server.start();
+  if (!options.server) await server.listen();
+  return server;
+}
+
+const CONFIG_MARK = Symbol.for('aqueduct.config');
+function isConfig(c: unknown): c is Config {
+  return typeof c === 'object' && c !== null && (c as Record<symbol, unknown>)[CONFIG_MARK] === true;
+}
+
+/** Marks a config as already validated (loadConfig output), so createServer does not re-parse it. */
+export function validatedConfig(config: Config): Config {
+  Object.defineProperty(config, CONFIG_MARK, { value: true, enumerable: false });
+  return config;
+}
+
+export { loadConfig };
+
+// Loaded on demand so single-node deployments never load ioredis.
+const REDIS_BROKER = './broker/broker-redis.js';
+const REDIS_PRESENCE = './presence/presence-redis.js';
+
+async function redisBroker(config: Config, logger: Logger): Promise<Broker> {
+  const mod = (await import(REDIS_BROKER)) as { RedisBroker: new (opts: { url: string; logger: Logger; config: Config }) => Broker };
+  return new mod.RedisBroker({ url: config.redisUrl as string, logger, config });
+}
+
+async function redisPresence(config: Config, logger: Logger): Promise<Presence> {
+  const mod = (await import(REDIS_PRESENCE)) as { RedisPresence: new (opts: { url: string; logger: Logger; config: Config; nodeId?: string }) => Presence };
+  return new mod.RedisPresence({ url: config.redisUrl as string, logger, config, nodeId: config.nodeId });
+}

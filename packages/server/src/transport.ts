@@ -1,0 +1,17 @@
+import type { Codec } from '@aqueduct/protocol';
+
+/**
+ * The write side of a bidirectional connection, as the session sees it. The transport owns its
+ * read loop and calls `Session.receive` with each frame.
+ */
+export interface Transport {
+  readonly codec: Codec;
+  /** Bytes accepted for sending but not yet written to the network. */
+  bufferedBytes(): number;
+  /** Queues one encoded frame. Never throws. */
+  write(frame: Buffer): void;
+  /** Closes with a WebSocket close code. Idempotent. */
+  close(code: number, reason: string): void;
+  /** Closes without a handshake (used after a close that a non-reading peer never acknowledges). */
+  terminate(): void;
+}

@@ -1,0 +1,65 @@
+import { CloseCodes } from '@aqueduct/protocol';
+import { HttpError } from '../http-util.js';
+import type { HttpModule } from '../http-module.js';
+import type { AqueductServer, ServerContext } from '../server.js';
+import { corsModule } from './cors.js';
+import { httpApiModule } from './http-api.js';
+import { openApiModule, type OpenApiFragment } from './openapi.js';
+import { pollModule } from './poll.js';
+import { sseModule, type SseStream } from './sse.js';
+import { StreamRegistry } from './stream-registry.js';
+
+/** What the SSE/HTTP module exposes on a server (tests, the admin dashboard, other modules). */
+export interface SseHttpHandle {
+  registry: StreamRegistry;
+  /** SSE streams currently open on this node. */
+  streams: ReadonlySet<SseStream>;
+  /** Adds routes of another module to `/api/openapi.json`. */
+  addOpenApi(fragment: OpenApiFragment): void;
+}
+
+const handles = new WeakMap<AqueductServer, SseHttpHandle>();
+
+/** The SSE/HTTP module of a server, once installed. */
+export function sseHttpOf(server: AqueductServer): SseHttpHandle | undefined {
+  return handles.get(server);
+}
+
+/** 4xx answers are bad input: logged at info with their code (the server stays up, nothing is only printed). */
+function logged(ctx: ServerContext, module: HttpModule): HttpModule {
+  return {
+    name: module.name,
+    async handle(req, res, url) {
+      try {
+        return await module.handle(req, res, url);
+      } catch (err) {
+        if (err instanceof HttpError) ctx.logger.info({ path: url.pathname, status: err.status, code: err.code, reason: err.message }, 'api request rejected');
+        throw err;
+      }
+    },
+  };
+}
+
+/**
+ * Mounts CORS for `/api/*`, `/api/openapi.json`, SSE (`/api/events`), long polling (`/api/poll`)
+ * and the HTTP API (`/api/publish`, `/api/rooms/:room/*`). Streams are closed on shutdown with
+ * `event: disconnect` (4000, reconnect).
+ */
+export function installSseHttp(server: AqueductServer): SseHttpHandle {
+  const ctx = server.context;
+  const registry = new StreamRegistry(ctx.config, ctx.hub);
+  const streams = new Set<SseStream>();
+  const fragments: OpenApiFragment[] = [];
+  const handle: SseHttpHandle = { registry, streams, addOpenApi: (f) => void fragments.push(f) };
+  server.use(corsModule(ctx));
+  server.use(openApiModule(ctx.config, fragments));
+  server.use(logged(ctx, sseModule(ctx, registry, (s) => {
+    streams.add(s);
+    s.onEnd(() => streams.delete(s));
+  })));
+  server.use(logged(ctx, pollModule(ctx, registry)));
+  server.use(logged(ctx, httpApiModule(ctx)));
+  server.onClose(async () => registry.closeAll(CloseCodes.SHUTDOWN));
+  handles.set(server, handle);
+  return handle;
+}

@@ -1,0 +1,71 @@
+import { isValidRoomName } from '@aqueduct/protocol';
+import { can, type User } from '../auth/grants.js';
+import type { HttpModule } from '../http-module.js';
+import { authenticateRequest, HttpError, readJsonBody, sendJson } from '../http-util.js';
+import type { AqueductServer, ServerContext } from '../server.js';
+import { iceServersFor, turnConfigured } from './ice.js';
+
+/** Largest body of `POST /api/webrtc/stats` (a report is a few dozen bytes). */
+export const MAX_STATS_BODY_BYTES = 1024;
+
+/** Connection paths a client may report; the label values of `aqueduct_webrtc_connections_total`. */
+const PATHS = new Set(['relay', 'direct']);
+
+function hasSignalAnywhere(user: User): boolean {
+  return user.superuser === true || user.grants.some((g) => g.perms.has('signal'));
+}
+
+/**
+ * WebRTC HTTP routes (README §WebRTC):
+ * - `GET /api/ice-servers[?room=R][&turn=required]`: STUN URLs and TURN URLs with expiring coturn
+ *   REST credentials, for callers with the `signal` permission (in `room`, or in some room).
+ *   `turn=required` turns "TURN is not configured" into 503 UNAVAILABLE instead of a STUN-only list.
+ * - `POST /api/webrtc/stats` `{ path: 'relay'|'direct' }`: counts a client's established peer
+ *   connection by path, so operators see the relayed share (TURN bandwidth) in `/metrics`.
+ */
+export function webrtcModule(ctx: ServerContext): HttpModule {
+  const { config, logger, metrics, auth } = ctx;
+  return {
+    name: 'webrtc',
+    async handle(req, res, url) {
+      if (url.pathname === '/api/ice-servers') {
+        if (req.method !== 'GET') throw new HttpError(405, 'BAD_REQUEST', 'use GET');
+        const user = await authenticateRequest(req, url, auth, config.apiKey);
+        const room = url.searchParams.get('room');
+        if (room !== null) {
+          if (!isValidRoomName(room)) throw new HttpError(400, 'INVALID_ROOM', 'invalid room name');
+          if (!can(user, 'signal', room)) throw new HttpError(403, 'PERMISSION_DENIED', `no signal permission for ${room}`);
+        } else if (!hasSignalAnywhere(user)) {
+          throw new HttpError(403, 'PERMISSION_DENIED', 'ICE servers are for users with the signal permission');
+        }
+        if (url.searchParams.get('turn') === 'required' && !turnConfigured(config.turn)) {
+          throw new HttpError(503, 'UNAVAILABLE', 'TURN is not configured on this server (AQUEDUCT_TURN_SECRET and AQUEDUCT_TURN_URLS)');
+        }
+        sendJson(res, 200, iceServersFor(config.turn, user.id, Date.now()));
+        return true;
+      }
+      if (url.pathname === '/api/webrtc/stats') {
+        if (req.method !== 'POST') throw new HttpError(405, 'BAD_REQUEST', 'use POST');
+        const user = await authenticateRequest(req, url, auth, config.apiKey);
+        if (!hasSignalAnywhere(user)) throw new HttpError(403, 'PERMISSION_DENIED', 'stats are for users with the signal permission');
+        const body = await readJsonBody(req, MAX_STATS_BODY_BYTES);
+        const path = typeof body === 'object' && body !== null ? (body as Record<string, unknown>).path : undefined;
+        if (typeof path !== 'string' || !PATHS.has(path)) throw new HttpError(400, 'BAD_REQUEST', "path must be 'relay' or 'direct'");
+        metrics.webrtcRelayed.inc({ path });
+        logger.debug({ user: user.id, path }, 'webrtc connection reported');
+        sendJson(res, 200, { ok: true });
+        return true;
+      }
+      return false;
+    },
+  };
+}
+
+/** Mounts the WebRTC routes and warns about a half-configured TURN set-up. */
+export function installWebrtc(server: AqueductServer): void {
+  const { turn } = server.config;
+  if (Boolean(turn.secret) !== turn.urls.length > 0) {
+    server.logger.warn('TURN needs both AQUEDUCT_TURN_SECRET and AQUEDUCT_TURN_URLS; serving STUN only');
+  }
+  server.use(webrtcModule(server.context));
+}
