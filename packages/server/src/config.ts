@@ -19,6 +19,11 @@ const namespaceSchema = z.object({
   publishRatePerSec: z.number().positive().default(100),
   /** Token-bucket burst for client publishes. */
   publishBurst: z.number().int().positive().default(200),
+  /**
+   * Whether deliveries of this namespace's rooms wait for the connection's write-coalescing window
+   * (`limits.writeCoalesceMs`). `false` for latency-critical rooms: they leave on the next tick.
+   */
+  coalesce: z.boolean().default(true),
 }).strict();
 
 export type NamespaceConfig = z.infer<typeof namespaceSchema>;
@@ -163,7 +168,11 @@ const configSchema = z.object({
     requestBurst: z.number().int().positive().default(250),
     /** Offline publishes the server keeps in a room's memory broker: rooms kept at most. */
     maxRooms: z.number().int().min(1).default(100_000),
-    /** Outbound write coalescing window; 0 writes on the next tick. */
+    /**
+     * Outbound write coalescing window per connection: a connection that wrote within the window
+     * waits for its end, so it gets at most one socket write per window; 0 writes on the next tick.
+     * Namespaces with `coalesce: false` always write on the next tick.
+     */
     writeCoalesceMs: z.number().int().min(0).max(100).default(0),
     /** Maximum members of a WebRTC peer mesh per room. */
     maxMeshPeers: z.number().int().min(2).default(8),

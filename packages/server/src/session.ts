@@ -33,6 +33,8 @@ interface RoomState {
   presence: boolean;
   /** Whether this client was added to the room's presence. */
   member: boolean;
+  /** The namespace opts out of write coalescing (latency-critical): deliveries leave on the next tick. */
+  urgent: boolean;
 }
 
 export interface SessionDeps {
@@ -275,7 +277,7 @@ export class Session implements Subscriber {
       if (refusal) throw new ReplyError(refusal.code, refusal.message);
     }
     const seesPresence = ns.presence && can(user, 'presence', room);
-    const state: RoomState = { buffer: [], bufferedBytes: 0, epoch: '', offset: 0, presence: seesPresence, member: false };
+    const state: RoomState = { buffer: [], bufferedBytes: 0, epoch: '', offset: 0, presence: seesPresence, member: false, urgent: !ns.coalesce };
     this.rooms.set(room, state);
     try {
       await hub.subscribe(room, this);
@@ -472,7 +474,7 @@ export class Session implements Subscriber {
    * `volatileDropRatio`; a reliable frame that does not fit closes the connection as slow (the
    * client recovers from history on reconnect).
    */
-  private write(frame: Buffer, volatile: boolean): void {
+  private write(frame: Buffer, volatile: boolean, urgent = false): void {
     const { limits } = this.deps.config;
     const queued = this.transport.bufferedBytes();
     if (volatile && queued + frame.length > limits.outboundQueueBytes * limits.volatileDropRatio) {
@@ -485,7 +487,7 @@ export class Session implements Subscriber {
       this.close(CloseCodes.SLOW_CONSUMER);
       return;
     }
-    this.transport.write(frame);
+    this.transport.write(frame, urgent);
     const hot = this.deps.metrics.hot;
     hot.wsMessagesOut++;
     hot.wsBytesOut += frame.length;
@@ -497,7 +499,7 @@ export class Session implements Subscriber {
     if (!state) return;
     if (delivery.volatile) {
       if (state.buffer) return; // volatile traffic before the join reply is simply not seen
-      this.write(delivery.frame(this.transport.codec), true);
+      this.write(delivery.frame(this.transport.codec), true, state.urgent);
       return;
     }
     const { pub } = delivery;
@@ -516,7 +518,7 @@ export class Session implements Subscriber {
     }
     if (pub.offset <= state.offset) return;
     state.offset = pub.offset;
-    this.write(delivery.frame(this.transport.codec), false);
+    this.write(delivery.frame(this.transport.codec), false, state.urgent);
   }
 
   deliverEphemeral(room: string, message: EphemeralMessage): void {

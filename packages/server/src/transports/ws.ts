@@ -10,62 +10,129 @@ import type { Transport } from '../transport.js';
 const CLOSE_GRACE_MS = 2000;
 
 /**
- * Write coalescing: a transport that writes corks its socket and joins the flush list; one timer
- * uncorks them all, so everything a connection is owed within the window leaves in one write.
+ * Server-to-client WebSocket frames (FIN, unmasked), built once per payload Buffer. A publication's
+ * payload is one Buffer shared by every recipient (Delivery encodes once per codec), so its frame is
+ * built once too and the same bytes are queued on every connection: no per-recipient allocation.
  */
-class Flusher {
-  private readonly pending = new Set<WsTransport>();
-  private scheduled = false;
-  constructor(private readonly windowMs: number) {}
+const framed = new WeakMap<Buffer, Buffer>();
 
-  add(t: WsTransport): void {
-    this.pending.add(t);
-    if (this.scheduled) return;
-    this.scheduled = true;
-    if (this.windowMs > 0) setTimeout(this.flush, this.windowMs);
-    else setImmediate(this.flush);
+export function serverFrame(payload: Buffer, binary: boolean): Buffer {
+  let frame = framed.get(payload);
+  if (frame) return frame;
+  const len = payload.length;
+  const header = len < 126 ? 2 : len < 65536 ? 4 : 10;
+  frame = Buffer.allocUnsafe(header + len);
+  frame[0] = binary ? 0x82 : 0x81;
+  if (header === 2) frame[1] = len;
+  else if (header === 4) {
+    frame[1] = 126;
+    frame.writeUInt16BE(len, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeUInt32BE(Math.floor(len / 2 ** 32), 2);
+    frame.writeUInt32BE(len >>> 0, 6);
   }
-
-  private readonly flush = (): void => {
-    this.scheduled = false;
-    for (const t of this.pending) t.uncork();
-    this.pending.clear();
-  };
+  payload.copy(frame, header);
+  framed.set(payload, frame);
+  return frame;
 }
 
-class WsTransport implements Transport {
-  private corked = false;
+/**
+ * Write coalescing. Each transport queues whole frames and its queue leaves in ONE socket write
+ * (one syscall, however many frames). A connection whose last write is older than the window
+ * flushes on the next tick, so sparse traffic is not delayed; one that wrote within the window
+ * waits for the window timer, so busy connections are written at most once per window.
+ */
+/** @internal Exported for its unit test. */
+export class Flusher {
+  private readonly soon = new Set<WsTransport>();
+  private readonly later = new Set<WsTransport>();
+  private soonScheduled = false;
+  private laterScheduled = false;
+  constructor(private readonly windowMs: number) {}
+
+  add(t: WsTransport, urgent: boolean): void {
+    if (urgent || this.windowMs === 0 || performance.now() - t.lastFlushAt >= this.windowMs) {
+      this.soon.add(t);
+      if (this.soonScheduled) return;
+      this.soonScheduled = true;
+      setImmediate(this.flushSoon);
+    } else {
+      this.later.add(t);
+      if (this.laterScheduled) return;
+      this.laterScheduled = true;
+      setTimeout(this.flushLater, this.windowMs);
+    }
+  }
+
+  private readonly flushSoon = (): void => {
+    this.soonScheduled = false;
+    Flusher.drain(this.soon);
+  };
+
+  private readonly flushLater = (): void => {
+    this.laterScheduled = false;
+    Flusher.drain(this.later);
+  };
+
+  private static drain(set: Set<WsTransport>): void {
+    const now = performance.now();
+    for (const t of set) t.flush(now);
+    set.clear();
+  }
+}
+
+/** @internal Exported for its unit test. */
+export class WsTransport implements Transport {
   private closing = false;
   private readonly socket: Socket;
+  /** Frames owed to this connection since its last write, and their size. */
+  private queue: Buffer[] = [];
+  private queuedBytes = 0;
+  /** An urgent frame is queued: the queue leaves on the next tick whatever the window says. */
+  private urgentQueued = false;
+  /** performance.now() of the last flush (the Flusher's window is per connection). */
+  lastFlushAt = -Infinity;
 
   constructor(private readonly ws: WebSocket, readonly codec: Codec, private readonly flusher: Flusher) {
     this.socket = (ws as unknown as { _socket: Socket })._socket;
   }
 
   bufferedBytes(): number {
-    return this.ws.bufferedAmount;
+    return this.ws.bufferedAmount + this.queuedBytes;
   }
 
-  write(frame: Buffer): void {
+  write(payload: Buffer, urgent = false): void {
     if (this.closing || this.ws.readyState !== 1) return;
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      this.flusher.add(this);
+    // Frames go straight to the socket, bypassing ws's Sender: safe because permessage-deflate is
+    // off (the Sender then never holds frames back), and ws itself only writes control frames,
+    // which `close` orders after the queue.
+    const frame = serverFrame(payload, this.codec.binary);
+    if (this.queue.length === 0 || (urgent && !this.urgentQueued)) {
+      // A transport may sit in both of the Flusher's sets; whichever drains first writes the queue.
+      this.flusher.add(this, urgent);
+      this.urgentQueued = urgent;
     }
-    this.ws.send(frame, { binary: this.codec.binary, compress: false });
+    this.queue.push(frame);
+    this.queuedBytes += frame.length;
   }
 
-  uncork(): void {
-    if (!this.corked) return;
-    this.corked = false;
-    this.socket.uncork();
+  /** Writes the queue in one socket write. Called by the Flusher, and before a close frame. */
+  flush(now = performance.now()): void {
+    this.lastFlushAt = now;
+    this.urgentQueued = false;
+    const queue = this.queue;
+    if (queue.length === 0) return;
+    const bytes = this.queuedBytes;
+    this.queuedBytes = 0;
+    if (this.ws.readyState === 1) this.socket.write(queue.length === 1 ? queue[0] : Buffer.concat(queue, bytes));
+    queue.length = 0; // the array is reused; the socket holds the written Buffer, not the array
   }
 
   close(code: number, reason: string): void {
     if (this.closing) return;
     this.closing = true;
-    this.uncork();
+    this.flush();
     try {
       this.ws.close(code, reason);
     } catch {
