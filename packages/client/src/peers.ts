@@ -179,6 +179,11 @@ class Peer {
   ignoreOffer = false;
   settingRemoteAnswer = false;
   restarted = false;
+  /**
+   * The polite side of a new connection lets the impolite side make the first offer instead of
+   * offering at the same moment (see `startConnection`); it applies until a remote offer arrived.
+   */
+  awaitOffer = false;
   reported = false;
   timer: ReturnType<typeof setTimeout> | undefined;
   /** Serial queue of inbound signal handling (descriptions and candidates must apply in order). */
@@ -338,7 +343,7 @@ export class PeerMesh extends Emitter<PeerMeshEvents> {
     const peer = this.peers.get(peerId);
     if (!peer || this.closed) return;
     this.closeConnection(peer);
-    void this.startConnection(peer);
+    void this.startConnection(peer, { offer: true }); // the peer learns of the fresh start from our offer
   }
 
   /** Closes every peer connection and leaves the room. */
@@ -419,7 +424,16 @@ export class PeerMesh extends Emitter<PeerMeshEvents> {
     }
   }
 
-  private async startConnection(peer: Peer): Promise<void> {
+  /**
+   * Creates the peer connection. Initial offers: only the impolite side offers first. Both sides
+   * create their negotiated DataChannels at once, so both would fire `negotiationneeded`; perfect
+   * negotiation resolves that collision, but a polite side that rolls back an offer whose ICE
+   * gathering is still running can end up gathering nothing for its answer (seen in Chromium under
+   * CPU load: ICE stays `new`, the pair never connects). So the polite side waits for the offer;
+   * if none comes within the connect timeout, it starts afresh and offers itself. Renegotiations
+   * after the first (tracks added or removed) use the full pattern on both sides.
+   */
+  private async startConnection(peer: Peer, opts: { offer?: boolean; restarted?: boolean } = {}): Promise<void> {
     const PC = this.PC;
     const iceServers = PC ? await this.getIceServers() : undefined;
     if (peer.closed || peer.pc) return;
@@ -431,21 +445,17 @@ export class PeerMesh extends Emitter<PeerMeshEvents> {
     peer.pc = pc;
     peer.gen = this.nextGen++;
     peer.remoteGen = -1;
-    peer.restarted = false;
+    peer.restarted = opts.restarted ?? false;
+    peer.awaitOffer = peer.polite && !opts.offer;
     peer.reported = false;
     peer.makingOffer = peer.ignoreOffer = peer.settingRemoteAnswer = false;
     this.setPath(peer, 'connecting');
     const live = () => peer.pc === pc && !peer.closed;
-    pc.onnegotiationneeded = async () => {
-      try {
-        peer.makingOffer = true;
-        await pc.setLocalDescription();
-        if (live() && pc.localDescription) this.queueSignal(peer, { sdp: pc.localDescription.toJSON() as RTCSessionDescriptionInit });
-      } catch (err) {
-        if (live()) this.emit('error', new AqueductError('INTERNAL', `negotiation with ${peer.id} failed: ${(err as Error).message}`));
-      } finally {
-        if (peer.pc === pc) peer.makingOffer = false;
-      }
+    pc.onnegotiationneeded = () => {
+      // The polite side's first offer is left to the impolite side (its offer covers our channels;
+      // anything else we need is renegotiated once that exchange is done).
+      if (peer.awaitOffer && !pc.remoteDescription) return;
+      void this.makeOffer(peer, pc);
     };
     pc.onicecandidate = (ev) => {
       if (ev.candidate && live()) this.queueSignal(peer, { candidate: ev.candidate.toJSON() });
@@ -478,15 +488,41 @@ export class PeerMesh extends Emitter<PeerMeshEvents> {
     this.armTimer(peer, pc);
   }
 
-  private armTimer(peer: Peer, pc: RTCPeerConnection): void {
-    clearTimeout(peer.timer);
-    peer.timer = setTimeout(() => {
-      if (peer.pc === pc && !peer.closed && pc.connectionState !== 'connected') this.onConnectTrouble(peer, pc);
-    }, this.options.connectTimeoutMs ?? 15_000);
+  private async makeOffer(peer: Peer, pc: RTCPeerConnection): Promise<void> {
+    const live = () => peer.pc === pc && !peer.closed;
+    try {
+      peer.makingOffer = true;
+      await pc.setLocalDescription();
+      if (live() && pc.localDescription) this.queueSignal(peer, { sdp: pc.localDescription.toJSON() as RTCSessionDescriptionInit });
+    } catch (err) {
+      if (live()) this.emit('error', new AqueductError('INTERNAL', `negotiation with ${peer.id} failed: ${(err as Error).message}`));
+    } finally {
+      if (peer.pc === pc) peer.makingOffer = false;
+    }
   }
 
-  /** Timed out or failed: ICE restart once; after that, use the bus and try afresh later. */
+  private armTimer(peer: Peer, pc: RTCPeerConnection): void {
+    clearTimeout(peer.timer);
+    // The polite side waits half as long again, so that when a connection does not form both
+    // sides do not start afresh at the same moment: the impolite one does, the polite one follows.
+    const timeout = (this.options.connectTimeoutMs ?? 15_000) * (peer.polite ? 1.5 : 1);
+    peer.timer = setTimeout(() => {
+      if (peer.pc === pc && !peer.closed && pc.connectionState !== 'connected') this.onConnectTrouble(peer, pc);
+    }, timeout);
+  }
+
+  /**
+   * Timed out or failed. A connection whose first offer/answer exchange never completed starts
+   * afresh (a new connection generation, offered by this side; an ICE restart needs a completed
+   * negotiation). Otherwise ICE restarts once. After that, the bus carries data and a fresh
+   * connection is tried later.
+   */
   private onConnectTrouble(peer: Peer, pc: RTCPeerConnection): void {
+    if (!peer.restarted && (!pc.remoteDescription || !pc.localDescription || pc.signalingState !== 'stable')) {
+      this.closeConnection(peer);
+      void this.startConnection(peer, { offer: true, restarted: true });
+      return;
+    }
     if (!peer.restarted) {
       peer.restarted = true;
       this.armTimer(peer, pc);

@@ -48,21 +48,36 @@ import * as aq from '/__test/sdk.js';
 window.aq = aq;
 window.boot = async (opts) => {
   const client = new aq.AqueductClient({ url: location.origin, token: opts.token, reconnect: { minDelayMs: 50, maxDelayMs: 500 } });
-  const log = { messages: [], paths: [], errors: [], tracks: [] };
+  const log = { messages: [], paths: [], errors: [], tracks: [], trace: [] };
   window.log = log;
+  const t0 = performance.now();
+  const trace = (...a) => { if (log.trace.length < 500) log.trace.push(Math.round(performance.now() - t0) + 'ms ' + a.join(' ')); };
   const mesh = client.peers(opts.room, { ...(opts.mesh || {}), channels: { chat: { ordered: true }, cursor: { ordered: false, maxRetransmits: 0 } } });
   window.client = client;
   window.mesh = mesh;
-  if (opts.hold) {
+  // Signal trace for failure reports: what went out and came in, per peer.
+  const describe = (p) => p && p.aq === 'mesh' ? 'gen=' + p.gen + ' ack=' + p.ack + (p.sdp ? ' ' + p.sdp.type : '') + (p.candidates ? ' cand=' + p.candidates.length : '') : 'app';
+  {
+    const room = mesh.room;
+    const send = room.signal.bind(room);
+    room.signal = (to, payload) => { trace('out', to, describe(payload)); return send(to, payload).catch((e) => { trace('out-failed', to, e.code); throw e; }); };
+    room.on('signal', (from, payload) => trace('in', from.client, describe(payload)));
+    room.on('presence.join', (m) => trace('join', m.client, m.mesh));
+    room.on('presence.leave', (m) => trace('leave', m.client));
+  }
+  mesh.on('peer', (p) => trace('peer', p.id, p.polite ? 'polite' : 'impolite'));
+  // hold(): outgoing signals wait until release() (to make both sides offer at the same moment).
+  window.hold = () => {
     const room = mesh.room;
     const send = room.signal.bind(room);
     window.held = [];
     room.signal = (to, payload) => new Promise((resolve, reject) => window.held.push({ payload, go: () => send(to, payload).then(resolve, reject) }));
     window.release = () => { room.signal = send; for (const h of window.held.splice(0)) h.go(); };
-  }
+  };
+  if (opts.hold) window.hold();
   for (const ch of ['chat', 'cursor']) mesh.channel(ch).on('message', (from, data, info) => log.messages.push({ ch, from, data, via: info.via }));
-  mesh.on('path', (id, path) => log.paths.push({ id, path }));
-  mesh.on('error', (e) => log.errors.push(e.code + ': ' + e.message));
+  mesh.on('path', (id, path) => { log.paths.push({ id, path }); trace('path', id, path); });
+  mesh.on('error', (e) => { log.errors.push(e.code + ': ' + e.message); trace('error', e.code, e.message); });
   mesh.on('track', (id, track) => log.tracks.push({ id, kind: track.kind }));
   try {
     await mesh.ready();
@@ -149,18 +164,49 @@ export async function startHarness(config: Parameters<typeof startTestServer>[0]
  * Upper bound for in-page waits. Generous on purpose: on a starved machine ICE can need a restart
  * and the mesh's retry, which take tens of seconds; a healthy run finishes in about a second.
  */
-const BROWSER_WAIT_MS = 90_000;
+const BROWSER_WAIT_MS = Number(process.env.AQ_TEST_BROWSER_WAIT_MS) || 90_000;
 
-export async function waitForP2p(page: Page, peerId: string, timeoutMs = BROWSER_WAIT_MS): Promise<string> {
-  const handle = await page.waitForFunction(
-    (id) => {
-      const p = (window as unknown as { pathOf(id: string): string | undefined }).pathOf(id);
-      return p === 'p2p-direct' || p === 'p2p-relay' ? p : false;
-    },
-    peerId,
-    { timeout: timeoutMs, polling: POLL_MS },
-  );
-  return (await handle.jsonValue()) as string;
+export function waitForP2p(page: Page, peerId: string, timeoutMs = BROWSER_WAIT_MS): Promise<string> {
+  return reporting(page, async () => {
+    const handle = await page.waitForFunction(
+      (id) => {
+        const p = (window as unknown as { pathOf(id: string): string | undefined }).pathOf(id);
+        return p === 'p2p-direct' || p === 'p2p-relay' ? p : false;
+      },
+      peerId,
+      { timeout: timeoutMs, polling: POLL_MS },
+    );
+    return (await handle.jsonValue()) as string;
+  });
+}
+
+/** Runs an in-page wait; if it fails, the error carries the page's mesh report. */
+async function reporting<T>(page: Page, wait: () => Promise<T>): Promise<T> {
+  try {
+    return await wait();
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\nmesh state of the waiting page:\n${await meshReport(page)}`, { cause: err });
+  }
+}
+
+/** What a page's mesh did (signal trace, paths, errors) and where each peer connection stands: for failure messages. */
+export async function meshReport(page: Page): Promise<string> {
+  try {
+    return await page.evaluate(() => {
+      const w = window as unknown as {
+        client?: { clientId?: string };
+        log?: { trace: string[]; errors: string[] };
+        mesh?: { peerList: Array<{ id: string; path: string; polite: boolean }>; connection(id: string): RTCPeerConnection | undefined };
+      };
+      const peers = (w.mesh?.peerList ?? []).map((p) => {
+        const pc = w.mesh?.connection(p.id);
+        return `${p.id} ${p.path} ${p.polite ? 'polite' : 'impolite'} ` + (pc ? `sig=${pc.signalingState} ice=${pc.iceConnectionState} gather=${pc.iceGatheringState} conn=${pc.connectionState}` : 'no pc');
+      });
+      return [`self ${w.client?.clientId}`, ...peers, ...(w.log?.errors ?? []).map((e) => `error ${e}`), ...(w.log?.trace ?? [])].join('\n');
+    });
+  } catch (err) {
+    return `(no report: ${(err as Error).message})`;
+  }
 }
 
 /** Sends on a channel from the page (to every peer). Returns the peers it could not reach. */
@@ -171,26 +217,28 @@ export function send(page: Page, channel: string, data: unknown): Promise<string
 export interface LoggedMessage { ch: string; from: string; data: unknown; via: string }
 
 /** Waits until the page has received a message matching `match` (JSON-equal data on channel). */
-export async function waitForMessage(page: Page, ch: string, data: unknown, timeoutMs = BROWSER_WAIT_MS): Promise<LoggedMessage> {
-  const handle = await page.waitForFunction(
-    ([c, d]) => (window as unknown as { log: { messages: LoggedMessage[] } }).log.messages.find((m) => m.ch === c && JSON.stringify(m.data) === d) ?? false,
-    [ch, JSON.stringify(data)] as const,
-    { timeout: timeoutMs, polling: POLL_MS },
-  );
-  return (await handle.jsonValue()) as LoggedMessage;
+export function waitForMessage(page: Page, ch: string, data: unknown, timeoutMs = BROWSER_WAIT_MS): Promise<LoggedMessage> {
+  return reporting(page, async () => {
+    const handle = await page.waitForFunction(
+      ([c, d]) => (window as unknown as { log: { messages: LoggedMessage[] } }).log.messages.find((m) => m.ch === c && JSON.stringify(m.data) === d) ?? false,
+      [ch, JSON.stringify(data)] as const,
+      { timeout: timeoutMs, polling: POLL_MS },
+    );
+    return (await handle.jsonValue()) as LoggedMessage;
+  });
 }
 
 /** Waits until the page's `channel` DataChannel to `peerId` is open. */
 export async function waitForChannelOpen(page: Page, peerId: string, channel = 'chat', timeoutMs = BROWSER_WAIT_MS): Promise<void> {
-  await page.waitForFunction(
+  await reporting(page, () => page.waitForFunction(
     ([id, ch]) => (window as unknown as { mesh: { channel(n: string): { isOpen(id: string): boolean } } }).mesh.channel(ch).isOpen(id),
     [peerId, channel] as const,
     { timeout: timeoutMs, polling: POLL_MS },
-  );
+  ));
 }
 
 /** Waits until `fn(arg)` is truthy in the page (interval polling). */
 export async function waitInPage<A extends string | undefined>(page: Page, fn: (arg: A) => unknown, arg: A, timeoutMs = BROWSER_WAIT_MS): Promise<void> {
   // Plain values (strings) are passed to the page as they are; the cast only bridges Playwright's Unboxed<A>.
-  await page.waitForFunction(fn as (arg: unknown) => unknown, arg as unknown, { timeout: timeoutMs, polling: POLL_MS });
+  await reporting(page, () => page.waitForFunction(fn as (arg: unknown) => unknown, arg as unknown, { timeout: timeoutMs, polling: POLL_MS }));
 }

@@ -54,25 +54,57 @@ describe('webrtc mesh in Chromium', { timeout: 900_000 }, () => {
     await closePages([a, b]);
   });
 
-  test('both pages start negotiating at the same moment: the connection still forms', async () => {
+  test('a new pair: only the impolite side offers first (no offer collision on connect)', async () => {
     const [a, b] = [await h.open(), await h.open()];
-    const ra = await h.boot(a, 'alice', 'call:glare', { hold: true });
-    const rb = await h.boot(b, 'bob', 'call:glare', { hold: true });
+    const ra = await h.boot(a, 'alice', 'call:first-offer');
+    const rb = await h.boot(b, 'bob', 'call:first-offer');
+    await waitForP2p(a, rb.id as string);
+    await waitForP2p(b, ra.id as string);
+    // The trace of each page: offers it sent. Only the impolite one (higher client id) sent one.
+    const offersSent = (p: Page) => p.evaluate(() => (window as never as { log: { trace: string[] } }).log.trace.filter((l) => / out \S+ gen=\d+ ack=-?\d+ offer$/.test(l)).length);
+    const polite = (ra.id as string) < (rb.id as string) ? a : b;
+    const impolite = polite === a ? b : a;
+    assert.equal(await offersSent(polite), 0);
+    assert.equal(await offersSent(impolite), 1);
+    await closePages([a, b]);
+  });
+
+  test('both pages renegotiate at the same moment (offer collision): perfect negotiation resolves it', async () => {
+    const [a, b] = [await h.open(), await h.open()];
+    const ra = await h.boot(a, 'alice', 'call:glare');
+    const rb = await h.boot(b, 'bob', 'call:glare');
     assert.ok(ra.ok && rb.ok);
-    // Both sides made an offer and hold it: each will receive the other's offer while in have-local-offer.
+    await waitForP2p(a, rb.id as string);
+    await waitForP2p(b, ra.id as string);
+    // Hold outgoing signals on both sides, then both add a video track: each makes an offer and
+    // holds it, so each receives the other's offer while in have-local-offer.
+    for (const p of [a, b]) {
+      await p.evaluate(() => {
+        const w = window as never as { hold(): void; mesh: { addTrack(t: MediaStreamTrack, s: MediaStream): void } };
+        w.hold();
+        const canvas = document.createElement('canvas');
+        canvas.width = canvas.height = 16;
+        (canvas.getContext('2d') as CanvasRenderingContext2D).fillRect(0, 0, 16, 16);
+        const stream = canvas.captureStream(5);
+        w.mesh.addTrack(stream.getVideoTracks()[0], stream);
+      });
+    }
     const offerHeld = (id: string) => (window as never as { held: Array<{ payload: { sdp?: { type: string } } }>; mesh: { connection(id: string): RTCPeerConnection | undefined } }).held.some((x) => x.payload.sdp?.type === 'offer') &&
       (window as never as { mesh: { connection(id: string): RTCPeerConnection | undefined } }).mesh.connection(id)?.signalingState === 'have-local-offer';
     await waitInPage(a, offerHeld, rb.id as string);
     await waitInPage(b, offerHeld, ra.id as string);
     await Promise.all([a.evaluate(() => (window as never as { release(): void }).release()), b.evaluate(() => (window as never as { release(): void }).release())]);
-    await waitForP2p(a, rb.id as string);
-    await waitForP2p(b, ra.id as string);
+    // Each side ends up receiving the other's track, over the same connection.
+    const gotVideoFrom = (from: string) => (window as never as { log: { tracks: Array<{ id: string; kind: string }> } }).log.tracks.some((t) => t.id === from && t.kind === 'video');
+    await waitInPage(a, gotVideoFrom, rb.id as string);
+    await waitInPage(b, gotVideoFrom, ra.id as string);
     await waitForChannelOpen(a, rb.id as string);
     await waitForChannelOpen(b, ra.id as string);
     await send(a, 'chat', 'ping');
     await send(b, 'chat', 'pong');
     assert.equal((await waitForMessage(b, 'chat', 'ping')).via, 'p2p');
     assert.equal((await waitForMessage(a, 'chat', 'pong')).via, 'p2p');
+    for (const p of [a, b]) assert.deepEqual(await p.evaluate(() => (window as never as { log: { errors: string[] } }).log.errors), []);
     await closePages([a, b]);
   });
 
