@@ -14,15 +14,24 @@ export interface MemoryBrokerOptions {
 
 interface StoredPublication { pub: Publication; expiresAt: number }
 
+/**
+ * A room's log position and history. Idle rooms (joined, never published to) are the common case at
+ * scale, so the history ring and the idempotency map are allocated on first use.
+ */
 interface RoomState {
   epoch: string;
   offset: number;
-  /** Ring of the latest publications, oldest first. */
-  history: StoredPublication[];
-  /** Index of the oldest entry in `history` (ring start). */
+  /**
+   * The latest publications, oldest first from `head`: a plain array that grows with the room's
+   * publications up to `capacity`, then a ring. Undefined until the first one.
+   */
+  history: StoredPublication[] | undefined;
+  /** Index of the oldest entry in `history` (ring start; 0 until the ring is full). */
   head: number;
-  size: number;
-  idempotency: Map<string, { offset: number; expiresAt: number }>;
+  /** The history size the ring was built for (the namespace's `historySize`). */
+  capacity: number;
+  /** Idempotency keys seen; undefined until the first publish with a key. */
+  idempotency: Map<string, { offset: number; expiresAt: number }> | undefined;
   subscribed: boolean;
 }
 
@@ -55,7 +64,7 @@ export class MemoryBroker implements Broker {
       this.rooms.set(name, state);
       return state;
     }
-    state = { epoch: newEpoch(), offset: 0, history: [], head: 0, size: 0, idempotency: new Map(), subscribed: false };
+    state = { epoch: newEpoch(), offset: 0, history: undefined, head: 0, capacity: 0, idempotency: undefined, subscribed: false };
     this.rooms.set(name, state);
     if (this.rooms.size > this.maxRooms) this.evictOne();
     return state;
@@ -74,7 +83,7 @@ export class MemoryBroker implements Broker {
     const state = this.room(room);
     const now = Date.now();
     if (options.idempotencyKey !== undefined) {
-      const seen = state.idempotency.get(options.idempotencyKey);
+      const seen = state.idempotency?.get(options.idempotencyKey);
       if (seen && seen.expiresAt > now) return { epoch: state.epoch, offset: seen.offset, duplicate: true };
     }
     const offset = ++state.offset;
@@ -83,6 +92,7 @@ export class MemoryBroker implements Broker {
     if (input.from !== undefined) pub.from = input.from;
     if (options.historySize > 0) this.append(state, { pub, expiresAt: now + options.historyTtlMs }, options.historySize);
     if (options.idempotencyKey !== undefined) {
+      state.idempotency ??= new Map();
       state.idempotency.set(options.idempotencyKey, { offset, expiresAt: now + options.idempotencyTtlMs });
       if (state.idempotency.size > this.maxKeys) {
         state.idempotency.delete(state.idempotency.keys().next().value as string);
@@ -93,33 +103,26 @@ export class MemoryBroker implements Broker {
   }
 
   private append(state: RoomState, entry: StoredPublication, capacity: number): void {
-    // A capacity change (config reload) rebuilds the ring.
-    if (state.history.length !== capacity) {
-      const items = this.items(state);
-      state.history = new Array(capacity);
+    // A capacity change (config reload) rebuilds the ring with the latest entries that fit.
+    if (state.capacity !== capacity) {
+      state.history = this.items(state).slice(-capacity);
       state.head = 0;
-      state.size = 0;
-      for (const it of items.slice(-capacity)) this.push(state, it);
+      state.capacity = capacity;
     }
-    this.push(state, entry);
-  }
-
-  private push(state: RoomState, entry: StoredPublication): void {
-    const cap = state.history.length;
-    if (state.size < cap) {
-      state.history[(state.head + state.size) % cap] = entry;
-      state.size++;
+    const history = (state.history ??= []);
+    if (history.length < capacity) {
+      history.push(entry); // not full yet: head is 0
     } else {
-      state.history[state.head] = entry;
-      state.head = (state.head + 1) % cap;
+      history[state.head] = entry;
+      state.head = (state.head + 1) % capacity;
     }
   }
 
   private items(state: RoomState): StoredPublication[] {
-    const out: StoredPublication[] = [];
-    const cap = state.history.length;
-    for (let i = 0; i < state.size; i++) out.push(state.history[(state.head + i) % cap]);
-    return out;
+    const history = state.history;
+    if (!history) return [];
+    const { head } = state;
+    return head === 0 ? history.slice() : history.slice(head).concat(history.slice(0, head));
   }
 
   async publishEphemeral(room: string, message: EphemeralMessage): Promise<void> {
