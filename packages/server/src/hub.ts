@@ -41,7 +41,11 @@ export interface ServerPublishOptions {
  * sockets. Node-level broker subscriptions follow the first/last local subscriber of a room.
  */
 export class Hub implements BrokerHandler {
-  private readonly rooms = new Map<string, Set<Subscriber>>();
+  /**
+   * Room -> its local subscribers: the subscriber itself while it is the only one (most rooms at
+   * scale: a user's own room, a 1:1 conversation), a Set from the second one on.
+   */
+  private readonly rooms = new Map<string, Subscriber | Set<Subscriber>>();
   private readonly clients = new Map<string, Subscriber>();
   /** In-flight broker (un)subscribe per room, so join/leave races resolve in order. */
   private readonly pending = new Map<string, Promise<void>>();
@@ -68,37 +72,69 @@ export class Hub implements BrokerHandler {
 
   /** Rooms with local subscribers and their local member counts. */
   roomStats(): Array<{ room: string; subscribers: number }> {
-    return [...this.rooms].map(([room, subs]) => ({ room, subscribers: subs.size }));
+    return [...this.rooms].map(([room, subs]) => ({ room, subscribers: subs instanceof Set ? subs.size : 1 }));
+  }
+
+  /** Number of rooms with local subscribers. */
+  get roomCount(): number {
+    return this.rooms.size;
+  }
+
+  /**
+   * The `limit` rooms with the most local subscribers, ties by name: `roomStats()` sorted and cut,
+   * without listing and sorting every room (the stats sampler asks every second).
+   */
+  topRooms(limit: number, exclude?: string): Array<{ room: string; subscribers: number }> {
+    const top: Array<{ room: string; subscribers: number }> = [];
+    if (limit <= 0) return top;
+    // Whether (room, subscribers) sorts before `other`.
+    const before = (room: string, subscribers: number, other: { room: string; subscribers: number }) =>
+      (other.subscribers - subscribers || room.localeCompare(other.room)) < 0;
+    // forEach, not for-of: no [key, value] pair allocated per room.
+    this.rooms.forEach((subs, room) => {
+      if (room === exclude) return;
+      const subscribers = subs instanceof Set ? subs.size : 1;
+      if (top.length >= limit && !before(room, subscribers, top[top.length - 1])) return;
+      let i = top.length;
+      while (i > 0 && before(room, subscribers, top[i - 1])) i--;
+      top.splice(i, 0, { room, subscribers });
+      if (top.length > limit) top.pop();
+    });
+    return top;
   }
 
   /** Adds a local subscriber; subscribes this node to the room at the broker on the first one. */
   async subscribe(room: string, sub: Subscriber): Promise<void> {
-    let subs = this.rooms.get(room);
+    const subs = this.rooms.get(room);
     if (!subs) {
-      subs = new Set();
-      this.rooms.set(room, subs);
+      this.rooms.set(room, sub);
       this.metrics.rooms.set(this.rooms.size);
       this.chain(room, () => this.broker.subscribe(room));
+    } else if (subs instanceof Set) {
+      subs.add(sub);
+    } else if (subs !== sub) {
+      this.rooms.set(room, new Set([subs, sub]));
     }
-    subs.add(sub);
     try {
       await this.pending.get(room);
     } catch (err) {
-      subs.delete(sub);
-      this.dropIfEmpty(room);
+      this.unsubscribe(room, sub);
       throw err;
     }
   }
 
   unsubscribe(room: string, sub: Subscriber): void {
     const subs = this.rooms.get(room);
-    if (!subs?.delete(sub)) return;
-    this.dropIfEmpty(room);
+    if (subs instanceof Set) {
+      if (!subs.delete(sub) || subs.size > 0) return;
+    } else if (subs !== sub) {
+      return;
+    }
+    this.dropRoom(room);
   }
 
-  private dropIfEmpty(room: string): void {
-    const subs = this.rooms.get(room);
-    if (!subs || subs.size > 0) return;
+  /** The room's last local subscriber left. */
+  private dropRoom(room: string): void {
     this.rooms.delete(room);
     this.metrics.rooms.set(this.rooms.size);
     this.chain(room, () => this.broker.unsubscribe(room)).catch((err) => this.logger.warn({ err, room }, 'broker unsubscribe failed'));
@@ -162,25 +198,32 @@ export class Hub implements BrokerHandler {
         return;
       case 'signal': {
         const target = this.clients.get(message.to);
-        if (target && subs.has(target)) target.deliverEphemeral(room, message);
+        if (target && this.isSubscribed(room, target)) target.deliverEphemeral(room, message);
         return;
       }
       default:
-        for (const sub of subs) sub.deliverEphemeral(room, message);
+        if (subs instanceof Set) for (const sub of subs) sub.deliverEphemeral(room, message);
+        else subs.deliverEphemeral(room, message);
     }
   }
 
   onReset(room: string, position: Position): void {
     const subs = this.rooms.get(room);
     if (!subs) return;
-    for (const sub of subs) sub.reset(room, position);
+    if (subs instanceof Set) for (const sub of subs) sub.reset(room, position);
+    else subs.reset(room, position);
+  }
+
+  private isSubscribed(room: string, sub: Subscriber): boolean {
+    const subs = this.rooms.get(room);
+    return subs instanceof Set ? subs.has(sub) : subs === sub;
   }
 
   onControl(message: ControlMessage): void {
     if (message.kind === 'disconnect') {
       for (const sub of [...this.clients.values()]) {
         if (sub.user?.id !== message.user) continue;
-        if (message.room !== undefined && !this.rooms.get(message.room)?.has(sub)) continue;
+        if (message.room !== undefined && !this.isSubscribed(message.room, sub)) continue;
         sub.disconnect({ code: 4502, reason: 'disconnected by server', reconnect: false });
       }
     }
@@ -188,9 +231,10 @@ export class Hub implements BrokerHandler {
 
   private fanout(delivery: Delivery): void {
     const subs = this.rooms.get(delivery.room);
-    if (!subs || subs.size === 0) return;
+    if (!subs) return;
     const start = process.hrtime.bigint();
-    for (const sub of subs) sub.deliver(delivery);
+    if (subs instanceof Set) for (const sub of subs) sub.deliver(delivery);
+    else subs.deliver(delivery);
     this.metrics.fanoutSeconds.observe(Number(process.hrtime.bigint() - start) / 1e9);
   }
 }

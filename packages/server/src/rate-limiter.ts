@@ -11,6 +11,11 @@ export class TokenBucket {
     this.last = now;
   }
 
+  /** Whether the bucket has refilled to its burst by `now` (it then behaves like a new one). */
+  isFull(now = Date.now()): boolean {
+    return this.tokens + (Math.max(0, now - this.last) * this.ratePerSec) / 1000 >= this.burst;
+  }
+
   take(now = Date.now(), cost = 1): boolean {
     const elapsed = now - this.last;
     if (elapsed > 0) {

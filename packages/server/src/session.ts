@@ -12,6 +12,7 @@ import type { CloseReason, Hub, Subscriber } from './hub.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { TokenBucket } from './rate-limiter.js';
+import { SmallMap } from './small-map.js';
 import { meshJoinRefusal } from './webrtc/mesh.js';
 import type { Transport } from './transport.js';
 
@@ -86,7 +87,10 @@ export class Session implements Subscriber {
   readonly id = newClientId();
   user: User | undefined;
   readonly connectedAt = Date.now();
-  private readonly rooms = new Map<string, RoomState>();
+  /** Joined rooms (one inline: most connections are in one room). */
+  private readonly rooms = new SmallMap<RoomState>();
+  // Rate limiters exist while in use: the heartbeat sweep drops a bucket once it has refilled
+  // (a full bucket and a new one are the same), so an idle connection holds none.
   private publishBuckets: Map<string, TokenBucket> | undefined;
   private signalBucket: TokenBucket | undefined;
   private requestBucket: TokenBucket | undefined;
@@ -95,7 +99,8 @@ export class Session implements Subscriber {
   private strikes = 0;
   private strikesWindowStart = 0;
   private framesBeforeAuth = 0;
-  private pendingAfterAuth: ClientRequest[] = [];
+  /** Requests pipelined behind an auth still being verified. */
+  private pendingAfterAuth: ClientRequest[] | undefined;
   private closed = false;
   private authenticating = false;
   /** Heartbeat bookkeeping, driven by the server's single sweep timer. */
@@ -139,9 +144,9 @@ export class Session implements Subscriber {
     const msg = parsed.message;
     if (msg.t === 'pong') return;
     if (!this.user && msg.t !== 'auth') {
-      if (this.authenticating && this.pendingAfterAuth.length < MAX_FRAMES_BEFORE_AUTH) {
+      if (this.authenticating && (this.pendingAfterAuth?.length ?? 0) < MAX_FRAMES_BEFORE_AUTH) {
         // Pipelined behind the auth message: runs once auth completes.
-        this.pendingAfterAuth.push(msg);
+        (this.pendingAfterAuth ??= []).push(msg);
         return;
       }
       this.replyError(msg.id, 'NOT_AUTHENTICATED');
@@ -219,8 +224,8 @@ export class Session implements Subscriber {
       // Requests pipelined behind auth: run them now, or fail them if auth failed. The auth reply
       // is sent first because these run a tick later.
       const pending = this.pendingAfterAuth;
-      this.pendingAfterAuth = [];
-      if (pending.length > 0) setImmediate(() => {
+      this.pendingAfterAuth = undefined;
+      if (pending) setImmediate(() => {
         for (const m of pending) {
           if (this.user) this.run(m);
           else this.replyError(m.id, 'NOT_AUTHENTICATED');
@@ -561,6 +566,7 @@ export class Session implements Subscriber {
       this.close(CloseCodes.TOKEN_EXPIRED);
       return;
     }
+    this.releaseFullBuckets(now);
     if (this.pingSentAt) {
       if (now - this.pingSentAt > heartbeatTimeoutMs) this.close(CloseCodes.HEARTBEAT_TIMEOUT);
       return;
@@ -568,6 +574,17 @@ export class Session implements Subscriber {
     if (now - this.lastSeen >= heartbeatIntervalMs) {
       this.pingSentAt = now;
       this.send({ t: 'ping' });
+    }
+  }
+
+  /** Drops rate-limit buckets that have refilled: the next request makes a new (equally full) one. */
+  private releaseFullBuckets(now: number): void {
+    if (this.requestBucket?.isFull(now)) this.requestBucket = undefined;
+    if (this.signalBucket?.isFull(now)) this.signalBucket = undefined;
+    const publish = this.publishBuckets;
+    if (publish) {
+      for (const [key, bucket] of publish) if (bucket.isFull(now)) publish.delete(key);
+      if (publish.size === 0) this.publishBuckets = undefined;
     }
   }
 

@@ -104,7 +104,6 @@ export class NodeStatsSampler {
   async report(): Promise<NodeStats> {
     const { metrics, hub } = this.opts;
     const connections = await byLabel(metrics.connections, 'transport');
-    const rooms = hub.roomStats().sort((a, b) => b.subscribers - a.subscribers || a.room.localeCompare(b.room));
     const latest = this.ring[this.ring.length - 1];
     return {
       node: this.opts.nodeId,
@@ -112,8 +111,8 @@ export class NodeStatsSampler {
       uptimeSec: Math.round((Date.now() - this.startedAt) / 1000),
       connections,
       connectionsTotal: Object.values(connections).reduce((a, b) => a + b, 0),
-      rooms: rooms.filter((r) => r.room !== NODE_STATS_ROOM).slice(0, this.opts.maxRoomsListed),
-      roomCount: rooms.length,
+      rooms: hub.topRooms(this.opts.maxRoomsListed, NODE_STATS_ROOM),
+      roomCount: hub.roomCount,
       messagesInPerSec: latest?.inPerSec ?? 0,
       messagesOutPerSec: latest?.outPerSec ?? 0,
       messagesIn: await sum(metrics.messagesIn),
