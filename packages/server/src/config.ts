@@ -28,6 +28,9 @@ const namespaceSchema = z.object({
 
 export type NamespaceConfig = z.infer<typeof namespaceSchema>;
 
+/** The built-in namespace defaults, parsed once (every join and publish resolves its namespace). */
+const NAMESPACE_DEFAULTS: Readonly<NamespaceConfig> = Object.freeze(namespaceSchema.parse({}));
+
 /** Limits and storage settings of collaborative documents (README §Collaborative documents, configuration). */
 const docsSchema = z.object({
   /** Largest WebSocket frame accepted on `/yjs/:doc` (close 1009 beyond it). */
@@ -57,6 +60,13 @@ const docsSchema = z.object({
    * (known content, clocks in range) skip the validator worker; others go through it. 0: all do.
    */
   inlineScanMaxBytes: z.number().int().min(0).default(64 * 1024),
+  /**
+   * Broadcast coalescing on `/yjs`: the frames a document broadcasts (updates, awareness) leave in
+   * one socket write per connection per flush. A document that flushed within this window waits for
+   * its end (at most one write per connection per window); one that was quiet flushes on the next
+   * event-loop tick. 0: every document flushes once per tick (no added latency).
+   */
+  writeCoalesceMs: z.number().int().min(0).max(100).default(0),
   /** Updates one connection may have waiting; beyond it the server stops reading its socket. */
   maxInflightUpdatesPerConnection: z.number().int().min(1).default(32),
   /** Connections to one document on this node. */
@@ -241,8 +251,7 @@ export class ConfigError extends Error {
 
 /** Resolves the settings of a room's namespace: defaults < `""` entry < namespace entry. */
 export function namespaceSettings(config: Config, namespace: string): NamespaceConfig {
-  const base = namespaceSchema.parse({});
-  return { ...base, ...config.namespaces[''], ...config.namespaces[namespace] };
+  return { ...NAMESPACE_DEFAULTS, ...config.namespaces[''], ...config.namespaces[namespace] };
 }
 
 /** Validates a config object; throws ConfigError naming the bad key. */

@@ -1,9 +1,9 @@
-import { createPublicKey, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
+import { createPublicKey, createSecretKey, randomBytes, webcrypto, type KeyObject } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SignJWT, createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { Config } from '../config.js';
-import { parseGrants, type Permission, type User } from './grants.js';
+import { parseGrants, type Grant, type Permission, type User } from './grants.js';
 
 export type AuthErrorCode = 'TOKEN_INVALID' | 'TOKEN_EXPIRED';
 
@@ -16,6 +16,14 @@ export class AuthError extends Error {
 }
 
 type Algorithm = NonNullable<Config['jwt']['algorithms']>[number];
+
+/** Distinct `rooms` claims whose parsed grants are kept for reuse, and the largest claim kept. */
+const GRANTS_CACHE_ENTRIES = 1000;
+const GRANTS_CACHE_MAX_CLAIM_CHARS = 4096;
+const NO_GRANTS: readonly Grant[] = Object.freeze([]);
+
+/** WebCrypto hash of each HMAC JWS algorithm. */
+const HMAC_HASH: Partial<Record<string, string>> = { HS256: 'SHA-256', HS384: 'SHA-384', HS512: 'SHA-512' };
 const HS: Algorithm[] = ['HS256', 'HS384', 'HS512'];
 
 function defaultAlgorithmsFor(key: KeyObject): Algorithm[] {
@@ -56,6 +64,17 @@ export class Authenticator {
   readonly algorithms: Algorithm[];
   /** The secret used by `sign` (dev tokens, demo mode), when an HMAC secret is configured. */
   readonly signingSecret?: string;
+  /**
+   * Parsed grants by `rooms` claim (as JSON). Tokens of an application mostly carry a handful of
+   * distinct claims (roles, patterns), so connections share one frozen Grant list per claim instead
+   * of each holding its own copy. Oldest entry evicted first.
+   */
+  private readonly grantsCache = new Map<string, readonly Grant[]>();
+  /**
+   * The HMAC secret imported as a WebCrypto key, per algorithm. jose verifies with WebCrypto: handed
+   * the KeyObject it would import the secret again for every token (allocation, CPU).
+   */
+  private readonly hmacKeys = new Map<string, Promise<webcrypto.CryptoKey>>();
 
   constructor(private readonly config: Config['jwt'], opts: { dataDir?: string } = {}) {
     let secret = config.secret;
@@ -99,7 +118,7 @@ export class Authenticator {
       throw new AuthError('TOKEN_INVALID', 'sub claim must be a non-empty string');
     }
     let grants;
-    try { grants = parseGrants(payload.rooms); } catch (e) { throw new AuthError('TOKEN_INVALID', (e as Error).message); }
+    try { grants = this.grantsFor(payload.rooms); } catch (e) { throw new AuthError('TOKEN_INVALID', (e as Error).message); }
     const info = payload.info;
     if (info !== undefined && (typeof info !== 'object' || info === null || Array.isArray(info))) {
       throw new AuthError('TOKEN_INVALID', 'info claim must be an object');
@@ -107,10 +126,36 @@ export class Authenticator {
     return { id: payload.sub, grants, info: info as Record<string, unknown> | undefined, expiresAt: (payload.exp as number) * 1000 };
   }
 
+  /** `parseGrants` of a claim, shared between tokens with the same claim (see `grantsCache`). */
+  private grantsFor(claim: unknown): readonly Grant[] {
+    if (claim === undefined) return NO_GRANTS;
+    const key = JSON.stringify(claim);
+    if (key.length > GRANTS_CACHE_MAX_CLAIM_CHARS) return parseGrants(claim);
+    let grants = this.grantsCache.get(key);
+    if (!grants) {
+      grants = Object.freeze(parseGrants(claim).map((g) => Object.freeze(g)));
+      if (this.grantsCache.size >= GRANTS_CACHE_ENTRIES) this.grantsCache.delete(this.grantsCache.keys().next().value as string);
+      this.grantsCache.set(key, grants);
+    }
+    return grants;
+  }
+
+  private hmacKey(alg: string, secret: KeyObject): Promise<webcrypto.CryptoKey> | undefined {
+    const hash = HMAC_HASH[alg];
+    if (!hash) return undefined;
+    let key = this.hmacKeys.get(alg);
+    if (!key) {
+      key = webcrypto.subtle.importKey('raw', secret.export(), { name: 'HMAC', hash }, false, ['verify']);
+      this.hmacKeys.set(alg, key);
+      key.catch(() => this.hmacKeys.delete(alg));
+    }
+    return key;
+  }
+
   private keyFor(alg: string | undefined, header: Parameters<JWTVerifyGetKey>[0], input: Parameters<JWTVerifyGetKey>[1]) {
     if (alg?.startsWith('HS')) {
       if (!this.secret) throw new AuthError('TOKEN_INVALID', `algorithm ${alg} not allowed: no HMAC secret configured`);
-      return this.secret;
+      return this.hmacKey(alg, this.secret) ?? this.secret;
     }
     if (this.publicKey) return this.publicKey;
     if (this.jwks) return this.jwks(header, input);
