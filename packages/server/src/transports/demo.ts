@@ -12,7 +12,7 @@ import { StaticFiles } from './static-files.js';
 /** Rooms a demo token may use, and what it may do there. */
 export const DEMO_GRANTS: Record<string, Permission[]> = { 'demo:*': ['sub', 'pub', 'presence', 'signal'] };
 /** Largest body of `POST /api/demo/token`. */
-const MAX_TOKEN_BODY_BYTES = 1024;
+export const MAX_TOKEN_BODY_BYTES = 1024;
 const NAME_RE = /^[\p{L}\p{N} _.'-]{1,32}$/u;
 const COLOR_RE = /^#[0-9a-f]{6}$/i;
 const USER_RE = /^demo-[a-z0-9]{6,32}$/;

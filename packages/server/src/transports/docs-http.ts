@@ -36,7 +36,9 @@ function parsePath(pathname: string): { doc: string; route: Route } | null {
   const rest = parts.slice(1);
   if (rest.length === 0 || (rest.length === 1 && rest[0] === '')) return { doc, route: { kind: 'content' } };
   if (rest.length === 1 && rest[0] === 'versions') return { doc, route: { kind: 'versions' } };
-  if (rest.length === 2 && rest[0] === 'versions' && rest[1] !== '') return { doc, route: { kind: 'version', id: decodeURIComponent(rest[1]) } };
+  if (rest.length === 2 && rest[0] === 'versions' && rest[1] !== '') {
+    try { return { doc, route: { kind: 'version', id: decodeURIComponent(rest[1]) } }; } catch { throw new HttpError(400, 'BAD_REQUEST', 'version id is not valid URL encoding'); }
+  }
   if (rest.length === 1 && rest[0] === 'diff') return { doc, route: { kind: 'diff' } };
   if (rest.length === 1 && rest[0] === 'restore') return { doc, route: { kind: 'restore' } };
   if (rest.length === 1 && rest[0] === 'audit') return { doc, route: { kind: 'audit' } };
@@ -178,7 +180,7 @@ export class DocsHttp {
           if (!Number.isFinite(sinceTime)) throw new HttpError(400, 'BAD_REQUEST', 'sinceTime must be ms since epoch or an ISO date');
         }
         const entries = await store.audit(doc, { sinceSeq, sinceTime, limit });
-        const next = entries.length === limit ? entries[entries.length - 1].seq : null;
+        const next = limit > 0 && entries.length === limit ? entries[entries.length - 1].seq : null;
         return sendJson(res, 200, { entries, next });
       }
     }

@@ -1,16 +1,15 @@
 import { sendJson } from '../http-util.js';
 import type { HttpModule } from '../http-module.js';
 import type { Config } from '../config.js';
+import { CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_MAX_AGE_SEC } from './cors.js';
+import { authErrors, corsPreflight, errorResponse, headOf, json, noAuth, originError, ref, type OpenApiFragment } from './openapi-common.js';
+import { demoOpenApi } from './openapi-demo.js';
+import { docsOpenApi } from './openapi-docs.js';
+import { opsOpenApi } from './openapi-ops.js';
+import { webrtcOpenApi } from './openapi-webrtc.js';
+import { websocketOpenApi } from './openapi-websocket.js';
 
-/** A fragment of an OpenAPI 3.1 document (other modules add their routes with `addOpenApi`). */
-export interface OpenApiFragment {
-  paths?: Record<string, unknown>;
-  schemas?: Record<string, unknown>;
-}
-
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const json = (schema: unknown) => ({ 'application/json': { schema } });
-const errorResponse = (description: string) => ({ description, content: json(ref('Error')) });
+export type { OpenApiFragment } from './openapi-common.js';
 
 const roomParam = {
   name: 'room', in: 'path', required: true,
@@ -28,22 +27,29 @@ const tokenParam = {
   schema: { type: 'string' },
 };
 
-const authErrors = {
-  401: errorResponse('NOT_AUTHENTICATED (no credentials), TOKEN_INVALID, TOKEN_EXPIRED'),
-  403: errorResponse('PERMISSION_DENIED (grant missing, or Origin not allowed)'),
-};
-
 function baseDocument(config: Config): Record<string, unknown> {
   const { sse, limits } = config;
+  const openApiGet = {
+    tags: ['meta'], operationId: 'openapi', summary: 'This document', security: noAuth,
+    responses: {
+      200: { description: 'OpenAPI 3.1 (`Cache-Control: public, max-age=60`).', content: json({ type: 'object', required: ['openapi', 'info', 'paths'] }) },
+      ...originError,
+    },
+  };
   return {
     openapi: '3.1.0',
     info: {
       title: 'Aqueduct HTTP API',
       version: '1.0.0',
       description:
-        'Server-side publish, history, presence and disconnect; Server-Sent Events and long polling. ' +
-        'JSON in and out; every error is `{ "error": { "code", "message" } }` with the status listed. ' +
-        'Positions are `(epoch, offset)`; SSE ids and poll cursors encode the position of every room of the stream.',
+        'Every HTTP endpoint of an Aqueduct node: Server-Sent Events and long polling; server-side publish, history, presence and ' +
+        'disconnect; document content, versions and audit log; ICE servers; health, readiness and metrics; the demo and admin ' +
+        'routes; and the two WebSocket upgrades (`/ws`, `/yjs/{doc}`; their frames are in PROTOCOL.md). ' +
+        'JSON in and out; every error is `{ "error": { "code", "message" } }` with the status listed (any route may also answer ' +
+        '500 INTERNAL). Positions are `(epoch, offset)`; SSE ids and poll cursors encode the position of every room of the stream. ' +
+        'A documented `/api/*` path called with an undocumented method answers 405 BAD_REQUEST (`/api/openapi.json`: 404); other ' +
+        'paths, and an unknown path, answer 404 NOT_FOUND. Credentials: a user token (JWT) as `Authorization: Bearer`, the `aqueduct_token` cookie or `?token=`; ' +
+        'or the server API key (AQUEDUCT_API_KEY) as `Authorization: Bearer` or `X-API-Key`, which holds every permission in every room.',
       license: { name: 'MIT', identifier: 'MIT' },
     },
     servers: [{ url: '/' }],
@@ -53,6 +59,7 @@ function baseDocument(config: Config): Record<string, unknown> {
       { name: 'publish', description: 'Publishing from backends and clients without a socket.' },
       { name: 'rooms', description: 'History, presence and operator actions on one room.' },
       { name: 'meta', description: 'This document.' },
+      { name: 'cors', description: 'Preflights answered by the CORS layer on `/api/*` (README §CORS).' },
     ],
     paths: {
       '/api/events': {
@@ -186,12 +193,7 @@ function baseDocument(config: Config): Record<string, unknown> {
           },
         },
       },
-      '/api/openapi.json': {
-        get: {
-          tags: ['meta'], operationId: 'openapi', summary: 'This document', security: [],
-          responses: { 200: { description: 'OpenAPI 3.1', content: json({ type: 'object' }) } },
-        },
-      },
+      '/api/openapi.json': { get: openApiGet, head: headOf(openApiGet) },
     },
     components: {
       securitySchemes: {
@@ -271,14 +273,29 @@ function baseDocument(config: Config): Record<string, unknown> {
   };
 }
 
-/** Builds the document: this module's routes plus every fragment other modules added. */
+/** The routes of the built-in modules outside this one (documents, WebRTC, operations, demo/admin, WebSocket upgrades). */
+function builtinFragments(config: Config): OpenApiFragment[] {
+  return [docsOpenApi(config), webrtcOpenApi(config), opsOpenApi(), demoOpenApi(config), websocketOpenApi(config)];
+}
+
+/**
+ * Builds the document: this module's routes, the built-in modules' routes, every fragment other
+ * modules added, then the CORS preflight (`OPTIONS`) of every `/api/*` path behind the CORS layer
+ * (path items marked `x-aqueduct-cors: false` are mounted before it).
+ */
 export function buildOpenApi(config: Config, fragments: readonly OpenApiFragment[] = []): Record<string, unknown> {
   const doc = baseDocument(config);
-  const paths = doc.paths as Record<string, unknown>;
+  const paths = doc.paths as Record<string, Record<string, unknown>>;
   const schemas = (doc.components as { schemas: Record<string, unknown> }).schemas;
-  for (const f of fragments) {
+  const tags = doc.tags as Array<{ name: string }>;
+  for (const f of [...builtinFragments(config), ...fragments]) {
     Object.assign(paths, f.paths ?? {});
     Object.assign(schemas, f.schemas ?? {});
+    for (const t of f.tags ?? []) if (!tags.some((x) => x.name === t.name)) tags.push(t);
+  }
+  for (const [path, item] of Object.entries(paths)) {
+    if (!path.startsWith('/api/') || item.options || item['x-aqueduct-cors'] === false) continue;
+    item.options = corsPreflight(path, CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_MAX_AGE_SEC);
   }
   return doc;
 }
