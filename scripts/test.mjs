@@ -36,6 +36,12 @@ ensureSystemDeps();
 const build = spawnSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });
 if (build.status !== 0) process.exit(build.status ?? 1);
 
+// A full run also type-checks the tests and the benchmark (the build covers only the packages' sources).
+if (filters.length === 0) {
+  const typecheck = spawnSync('npm', ['run', 'typecheck', '--silent'], { cwd: root, stdio: 'inherit' });
+  if (typecheck.status !== 0) process.exit(typecheck.status ?? 1);
+}
+
 const result = spawnSync(process.execPath, [
   '--conditions=aqueduct-source', '--import', 'tsx',
   '--test', '--test-reporter=spec', '--test-timeout=900000',

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setImmediate as nextTick } from 'node:timers/promises';
-import { Receiver, type WebSocket } from 'ws';
+import type { EventEmitter } from 'node:events';
+import * as wsModule from 'ws';
+import type { WebSocket } from 'ws';
 import { jsonCodec, msgpackCodec } from '@aqueduct/protocol';
 import { Flusher, serverFrame, WsTransport } from '../src/transports/ws.js';
 
@@ -28,6 +30,9 @@ function decode(bytes: Buffer): Array<{ data: string; binary: boolean }> {
   r.write(bytes);
   return out;
 }
+
+/** ws's frame parser (exported by the package, not declared by @types/ws). */
+const { Receiver } = wsModule as unknown as { Receiver: new (opts: { isServer: boolean; maxPayload: number }) => EventEmitter & { write(chunk: Buffer): void } };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
