@@ -5,10 +5,12 @@ import type { AqueductServer } from './server.js';
  * health checks and close hooks. One line per module.
  */
 export async function installBuiltinModules(server: AqueductServer): Promise<void> {
-  // First: in demo mode without a configured key it generates the admin API key the others read.
-  (await import('./transports/demo.js')).installDemo(server);
+  const demo = await import('./transports/demo.js');
+  // First: in demo mode without a configured key, the admin API key the others read is generated.
+  demo.ensureDemoApiKey(server);
   // Before the other /api modules: its CORS layer answers preflights and sets headers for all of /api/*.
   (await import('./transports/sse-http.js')).installSseHttp(server);
+  demo.installDemo(server);
   const docs = await import('./docs/install.js');
   docs.installDocs(server, await docs.configuredDocBackends(server, server.options.docs));
   (await import('./webrtc/webrtc-http.js')).installWebrtc(server);

@@ -127,15 +127,23 @@ export function demoModule(server: AqueductServer, stats: NodeStatsSampler, file
   };
 }
 
-/** Mounts the demo module and starts the stats sampler (stopped on close). */
-export function installDemo(server: AqueductServer): void {
+/**
+ * Demo mode without a configured API key: generates one into the data dir (npm start gives the
+ * dashboard a key without setup, like the generated JWT secret). Runs before any module reads
+ * `config.apiKey`.
+ */
+export function ensureDemoApiKey(server: AqueductServer): void {
   const { config } = server;
   if (config.demo && !config.apiKey) {
-    // npm start: give the dashboard a key without setup. Same idea as the generated JWT secret.
     const { key, file } = loadOrCreateDemoApiKey(config.dataDir);
     (config as { apiKey?: string }).apiKey = key;
     server.logger.info({ file }, 'demo mode: admin API key generated (read it from this file)');
   }
+}
+
+/** Mounts the demo module and starts the stats sampler (stopped on close). */
+export function installDemo(server: AqueductServer): void {
+  const { config } = server;
   if (config.demo) server.logger.warn('demo mode is ON: anyone who can reach this server gets a token for demo:* rooms');
   const stats = new NodeStatsSampler({
     nodeId: server.nodeId,

@@ -22,8 +22,8 @@ function staticFile(operationId: string, summary: string, mediaTypes: string[], 
 
 /**
  * The demo app and the admin dashboard (demo.ts): pages, static assets, `POST /api/demo/token`,
- * `GET /api/admin/stats`. These two API routes are mounted before the CORS layer: no preflight
- * (OPTIONS answers 405) and no Origin check.
+ * `GET /api/admin/stats`. Like every /api route they are behind the CORS layer (preflights,
+ * Origin allow-list).
  */
 export function demoOpenApi(config: Config): OpenApiFragment {
   const root = staticFile('demoPage', 'The demo room page (demo mode), or a landing page saying demo mode is off', ['text/html'], {
@@ -46,7 +46,6 @@ export function demoOpenApi(config: Config): OpenApiFragment {
       '/build/{file}': { get: build, head: headOf(build) },
       '/{asset}': { get: asset, head: headOf(asset) },
       '/api/demo/token': {
-        'x-aqueduct-cors': false,
         post: {
           tags: ['demo'],
           operationId: 'demoToken',
@@ -76,7 +75,6 @@ export function demoOpenApi(config: Config): OpenApiFragment {
         },
       },
       '/api/admin/stats': {
-        'x-aqueduct-cors': false,
         get: {
           tags: ['demo'],
           operationId: 'adminStats',
