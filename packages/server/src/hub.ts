@@ -144,7 +144,8 @@ export class Hub implements BrokerHandler {
     const prev = this.pending.get(room) ?? Promise.resolve();
     const next = prev.catch(() => undefined).then(op);
     this.pending.set(room, next);
-    void next.finally(() => { if (this.pending.get(room) === next) this.pending.delete(room); }).catch(() => undefined);
+    const settled = () => { if (this.pending.get(room) === next) this.pending.delete(room); };
+    next.then(settled, settled); // also marks a rejection handled (the caller sees it through `next`)
     return next;
   }
 

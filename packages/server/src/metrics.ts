@@ -26,10 +26,10 @@ export class Metrics {
   readonly docRejected: Counter;
   readonly webrtcRelayed: Counter;
   /**
-   * Hot-path tallies of the room bus (one addition per frame); folded into `messagesOut` and
-   * `bytesOut` with the label `ws` when the registry is scraped.
+   * Hot-path tallies of the room bus (one addition per frame, no label lookup); folded into
+   * `messagesIn`/`bytesIn`/`messagesOut`/`bytesOut` with the label `ws` when they are read.
    */
-  readonly hot = { wsMessagesOut: 0, wsBytesOut: 0 };
+  readonly hot = { wsMessagesIn: 0, wsBytesIn: 0, wsMessagesOut: 0, wsBytesOut: 0 };
 
   constructor(labels: { node: string }) {
     const r = this.registry;
@@ -39,13 +39,19 @@ export class Metrics {
     collectDefaultMetrics({ register: r, prefix: 'aqueduct_process_', eventLoopMonitoringPrecision: 100 });
     this.connections = new Gauge({ name: 'aqueduct_connections', help: 'Open client connections', labelNames: ['transport'], registers: [r] });
     this.connectionsTotal = new Counter({ name: 'aqueduct_connections_total', help: 'Accepted client connections', labelNames: ['transport'], registers: [r] });
-    this.messagesIn = new Counter({ name: 'aqueduct_messages_in_total', help: 'Messages received from clients', labelNames: ['transport'], registers: [r] });
     const hot = this.hot;
+    this.messagesIn = new Counter({
+      name: 'aqueduct_messages_in_total', help: 'Messages received from clients', labelNames: ['transport'], registers: [r],
+      collect() { if (hot.wsMessagesIn > 0) { this.labels('ws').inc(hot.wsMessagesIn); hot.wsMessagesIn = 0; } },
+    });
     this.messagesOut = new Counter({
       name: 'aqueduct_messages_out_total', help: 'Messages sent to clients', labelNames: ['transport'], registers: [r],
       collect() { if (hot.wsMessagesOut > 0) { this.labels('ws').inc(hot.wsMessagesOut); hot.wsMessagesOut = 0; } },
     });
-    this.bytesIn = new Counter({ name: 'aqueduct_bytes_in_total', help: 'Bytes received from clients', labelNames: ['transport'], registers: [r] });
+    this.bytesIn = new Counter({
+      name: 'aqueduct_bytes_in_total', help: 'Bytes received from clients', labelNames: ['transport'], registers: [r],
+      collect() { if (hot.wsBytesIn > 0) { this.labels('ws').inc(hot.wsBytesIn); hot.wsBytesIn = 0; } },
+    });
     this.bytesOut = new Counter({
       name: 'aqueduct_bytes_out_total', help: 'Bytes sent to clients', labelNames: ['transport'], registers: [r],
       collect() { if (hot.wsBytesOut > 0) { this.labels('ws').inc(hot.wsBytesOut); hot.wsBytesOut = 0; } },

@@ -155,7 +155,7 @@ export class AqueductServer {
   }
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', () => socket.destroy());
+    socket.on('error', destroyOnError);
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://localhost');
@@ -170,6 +170,9 @@ export class AqueductServer {
     if (url.pathname === '/ws') {
       if (this.sessions.size >= this.config.limits.maxConnections) return rejectUpgrade(socket, 503, 'Service Unavailable');
       this.bus.handleUpgrade(req, socket, head, url);
+      // ws has its own error listener on the socket from here on (upgraded or refused): ours would
+      // stay for the connection's lifetime (an array of listeners per idle connection).
+      socket.removeListener('error', destroyOnError);
       return;
     }
     for (const h of this.upgrades) if (h(req, socket, head, url)) return;
@@ -250,6 +253,11 @@ export class AqueductServer {
     })();
     return this.closing;
   }
+}
+
+/** The raw socket's error listener until an upgrade handler owns it (shared: no closure per connection). */
+function destroyOnError(this: Duplex): void {
+  this.destroy();
 }
 
 function rejectUpgrade(socket: Duplex, status: number, text: string): void {

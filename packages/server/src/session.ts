@@ -121,8 +121,8 @@ export class Session implements Subscriber {
     this.lastSeen = Date.now();
     this.pingSentAt = 0;
     const { metrics, logger } = this.deps;
-    metrics.messagesIn.labels('ws').inc();
-    metrics.bytesIn.labels('ws').inc(frame.length);
+    metrics.hot.wsMessagesIn++;
+    metrics.hot.wsBytesIn += frame.length;
     let value: unknown;
     try {
       value = this.transport.codec.decode(frame);
