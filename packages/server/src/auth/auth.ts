@@ -1,7 +1,7 @@
 import { createPublicKey, createSecretKey, randomBytes, webcrypto, type KeyObject } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SignJWT, createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { SignJWT, createRemoteJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
 import type { Config } from '../config.js';
 import { parseGrants, type Grant, type Permission, type User } from './grants.js';
 
@@ -75,6 +75,10 @@ export class Authenticator {
    * the KeyObject it would import the secret again for every token (allocation, CPU).
    */
   private readonly hmacKeys = new Map<string, Promise<webcrypto.CryptoKey>>();
+  /** The same keys once imported, for `directKey`. */
+  private readonly hmacKeysReady = new Map<string, webcrypto.CryptoKey>();
+  private readonly verifyOptions: JWTVerifyOptions;
+  private readonly resolveKey: JWTVerifyGetKey = (header, input) => this.keyFor(header.alg, header, input);
 
   constructor(private readonly config: Config['jwt'], opts: { dataDir?: string } = {}) {
     let secret = config.secret;
@@ -97,19 +101,20 @@ export class Authenticator {
       algs.push('RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA');
     }
     this.algorithms = config.algorithms ?? algs;
+    this.verifyOptions = {
+      algorithms: this.algorithms,
+      clockTolerance: config.clockSkewSec,
+      requiredClaims: ['sub', 'exp'],
+      issuer: config.issuer,
+      audience: config.audience,
+    };
   }
 
   /** Verifies a token; throws AuthError. */
   async verify(token: string): Promise<User> {
     let payload: JWTPayload;
     try {
-      const result = await jwtVerify(token, (header, input) => this.keyFor(header.alg, header, input), {
-        algorithms: this.algorithms,
-        clockTolerance: this.config.clockSkewSec,
-        requiredClaims: ['sub', 'exp'],
-        issuer: this.config.issuer,
-        audience: this.config.audience,
-      });
+      const result = await jwtVerify(token, this.directKey(token) ?? this.resolveKey, this.verifyOptions);
       payload = result.payload;
     } catch (err) {
       throw toAuthError(err);
@@ -140,6 +145,20 @@ export class Authenticator {
     return grants;
   }
 
+  /**
+   * The imported HMAC key for a token whose algorithm is an allowed HS*, read from its header before
+   * jose runs (undefined otherwise: jose then resolves the key through `keyFor`, as it always did).
+   * Handed a resolver, jose returns the key in a spread copy of its result, which gives every token
+   * a hidden class of its own (garbage maps, descriptor arrays and IC handlers per connection).
+   */
+  private directKey(token: string): webcrypto.CryptoKey | undefined {
+    if (!this.secret || this.hmacKeysReady.size === 0) return undefined;
+    let alg: unknown;
+    try { alg = decodeProtectedHeader(token).alg; } catch { return undefined; }
+    if (typeof alg !== 'string' || !(this.algorithms as string[]).includes(alg)) return undefined;
+    return this.hmacKeysReady.get(alg);
+  }
+
   private hmacKey(alg: string, secret: KeyObject): Promise<webcrypto.CryptoKey> | undefined {
     const hash = HMAC_HASH[alg];
     if (!hash) return undefined;
@@ -147,7 +166,7 @@ export class Authenticator {
     if (!key) {
       key = webcrypto.subtle.importKey('raw', secret.export(), { name: 'HMAC', hash }, false, ['verify']);
       this.hmacKeys.set(alg, key);
-      key.catch(() => this.hmacKeys.delete(alg));
+      key.then((k) => this.hmacKeysReady.set(alg, k), () => this.hmacKeys.delete(alg));
     }
     return key;
   }
