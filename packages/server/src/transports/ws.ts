@@ -52,7 +52,8 @@ export class Flusher {
   constructor(private readonly windowMs: number) {}
 
   add(t: WsTransport, urgent: boolean): void {
-    if (urgent || this.windowMs === 0 || performance.now() - t.lastFlushAt >= this.windowMs) {
+    const sinceFlush = performance.now() - t.lastFlushAt;
+    if (urgent || this.windowMs === 0 || sinceFlush >= this.windowMs) {
       this.soon.add(t);
       if (this.soonScheduled) return;
       this.soonScheduled = true;
@@ -61,7 +62,9 @@ export class Flusher {
       this.later.add(t);
       if (this.laterScheduled) return;
       this.laterScheduled = true;
-      setTimeout(this.flushLater, this.windowMs);
+      // At the end of this connection's window; the others queued meanwhile go with it (their
+      // windows end within one window of it).
+      setTimeout(this.flushLater, Math.max(1, this.windowMs - sinceFlush));
     }
   }
 
