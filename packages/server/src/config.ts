@@ -94,7 +94,7 @@ const docsSchema = z.object({
   /**
    * SQLite group commit: an update is durable once written to a journal file beside the database
    * (`<sqliteFile>.aqjournal`, one write; fsync'd with `full`); journaled updates move into SQLite
-   * 16 at a time, before any read, and at most this long after they were written. 0: no journal,
+   * 64 at a time, before any read, and at most this long after they were written. 0: no journal,
    * one SQLite transaction per update.
    */
   sqliteFlushMs: z.number().int().min(0).max(60_000).default(1000),

@@ -106,7 +106,10 @@ describe('docs: DocManager', () => {
     const client = new Y.Doc();
     Y.applyUpdate(client, Y.encodeStateAsUpdate(live.ydoc));
     await m.submit(live, update((d) => d.getText('text').insert(8, '!'), client), { author: 'ann' });
-    assert.deepEqual(calls, ['load:doc:new:true', 'store:update', 'change:ann:true', 'store:snapshot']);
+    assert.deepEqual(calls, ['load:doc:new:true', 'store:update', 'change:ann:true']);
+    // The compaction the update made due runs in the document's queue after it (once its broadcast left).
+    await until(() => calls.length === 4, 5000, 'compacted');
+    assert.equal(calls[3], 'store:snapshot');
     // A duplicate changes nothing: not stored, no hooks.
     assert.equal(await m.submit(live, Y.encodeStateAsUpdate(client), { author: 'ann' }), null);
     assert.equal(calls.length, 4);
@@ -116,6 +119,66 @@ describe('docs: DocManager', () => {
     assert.equal(again.ydoc.getText('text').toString(), 'Untitled!');
     assert.equal(calls[4], 'load:doc:new:false');
     m.release(again);
+  });
+
+  test('an incremental update the document knew nothing of is stored and sent as it came; others are reduced to what changed', async () => {
+    const store = new SqliteDocStore({ file: ':memory:' });
+    const m = manager(store);
+    closers.push(() => m.close(), () => store.close());
+    const live = await m.acquire('doc:fresh');
+    const sent: Uint8Array[] = [];
+    live.onUpdate((u) => sent.push(u));
+    const a = new Y.Doc();
+    const b = new Y.Doc();
+    const stored = async () => (await store.load('doc:fresh')).updates.map((u) => u.update);
+    const same = (x: Uint8Array, y: Uint8Array) => Buffer.from(x).equals(Buffer.from(y));
+
+    // Fresh edits of two clients (a text insert plus a map overwrite, which deletes): as they came.
+    const a1 = update((d) => { d.getText('text').insert(0, 'hello'); d.getMap('m').set('k', 1); }, a);
+    assert.deepEqual(await m.submit(live, a1, { author: 'ann', incremental: true }), { seq: 1 });
+    Y.applyUpdate(b, a1);
+    const b1 = update((d) => { d.getText('text').insert(5, ' world'); d.getMap('m').set('k', 2); }, b);
+    assert.deepEqual(await m.submit(live, b1, { author: 'bob', incremental: true }), { seq: 2 });
+    assert.ok(same(sent[0], a1) && same(sent[1], b1), 'broadcast as received');
+    const log = await stored();
+    assert.ok(same(log[0], a1) && same(log[1], b1), 'stored as received');
+    assert.equal(live.ydoc.getText('text').toString(), 'hello world');
+
+    // Already known: nothing stored or sent, incremental or not.
+    assert.equal(await m.submit(live, a1, { author: 'ann', incremental: true }), null);
+    // Overlapping (the first part is known): only the new part is stored.
+    Y.applyUpdate(a, b1);
+    const before = Y.encodeStateVector(a);
+    const a2 = update((d) => d.getText('text').insert(11, '!'), a);
+    const overlap = Y.mergeUpdates([b1, a2]);
+    assert.deepEqual(await m.submit(live, overlap, { author: 'ann', incremental: true }), { seq: 3 });
+    const third = (await stored())[2];
+    assert.ok(!same(third, overlap), 'not stored as it came');
+    assert.deepEqual(Y.decodeUpdate(third).structs.map((st) => st.id.clock), Y.decodeUpdate(Y.diffUpdate(overlap, before)).structs.map((st) => st.id.clock));
+    assert.equal(live.ydoc.getText('text').toString(), 'hello world!');
+
+    // A sync step 2 (not incremental) is reduced to what changed even when all of it is new.
+    const c = new Y.Doc();
+    Y.applyUpdate(c, Y.encodeStateAsUpdate(live.ydoc));
+    c.getText('text').delete(0, 1);
+    c.getText('text').insert(0, 'H');
+    const step2 = Y.encodeStateAsUpdate(c, Y.encodeStateVector(live.ydoc));
+    assert.deepEqual(await m.submit(live, step2, { author: 'cat' }), { seq: 4 });
+    assert.ok(!same((await stored())[3], step2));
+    assert.equal(live.ydoc.getText('text').toString(), 'Hello world!');
+
+    // A pure deletion (no structs) is captured from the transaction, and a repeat changes nothing.
+    const del = update((d) => d.getText('text').delete(5, 6), c);
+    assert.deepEqual(await m.submit(live, del, { author: 'cat', incremental: true }), { seq: 5 });
+    assert.equal(await m.submit(live, del, { author: 'cat', incremental: true }), null);
+    assert.equal(live.ydoc.getText('text').toString(), 'Hello!');
+
+    // Every stored update replays into the same document.
+    const replay = new Y.Doc();
+    for (const u of await stored()) Y.applyUpdate(replay, u);
+    assert.equal(replay.getText('text').toString(), 'Hello!');
+    assert.equal(replay.getMap('m').get('k'), 2);
+    m.release(live);
   });
 
   test('a bound on loaded documents: idle ones are unloaded first, then loads are refused', async () => {

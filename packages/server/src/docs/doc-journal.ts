@@ -16,13 +16,15 @@ export interface JournalRecord {
  * u32 meta length, meta as UTF-8 JSON `{seq, doc, author, time, hash}`, the update bytes.
  */
 export function encodeRecord(r: JournalRecord): Buffer {
-  const meta = Buffer.from(JSON.stringify({ seq: r.seq, doc: r.doc, author: r.author, time: r.time, hash: r.hash }));
-  const bodyLength = 4 + meta.length + r.update.byteLength;
+  // The meta is written straight into the record (one allocation per record).
+  const meta = JSON.stringify({ seq: r.seq, doc: r.doc, author: r.author, time: r.time, hash: r.hash });
+  const metaLength = Buffer.byteLength(meta);
+  const bodyLength = 4 + metaLength + r.update.byteLength;
   const out = Buffer.allocUnsafe(8 + bodyLength);
   out.writeUInt32LE(bodyLength, 0);
-  out.writeUInt32LE(meta.length, 8);
-  meta.copy(out, 12);
-  out.set(r.update, 12 + meta.length);
+  out.writeUInt32LE(metaLength, 8);
+  out.write(meta, 12, metaLength, 'utf8');
+  out.set(r.update, 12 + metaLength);
   out.writeUInt32LE(crc32(out.subarray(8)), 4);
   return out;
 }

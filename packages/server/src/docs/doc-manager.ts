@@ -42,6 +42,19 @@ export const REMOTE_ORIGIN = Symbol('remote');
 export const RESTORE_ORIGIN = Symbol('restore');
 const APPLY_ORIGIN = Symbol('apply');
 
+/**
+ * Whether none of an update is known to `doc`: nothing is pending in the document, and each
+ * client's structs in the update (`starts`: `client, first clock` pairs) begin at the document's
+ * clock for that client. False for an update without structs (a pure deletion).
+ */
+function isFresh(doc: Y.Doc, starts: number[]): boolean {
+  if (starts.length === 0 || doc.store.pendingStructs !== null || doc.store.pendingDs !== null) return false;
+  for (let i = 0; i < starts.length; i += 2) {
+    if (Y.getState(doc.store, starts[i]) !== starts[i + 1]) return false;
+  }
+  return true;
+}
+
 /** A document loaded in memory. Only DocManager mutates it. */
 export class LiveDoc {
   /** The current state. Replaced (never patched) when the document is rebuilt from the store. */
@@ -58,6 +71,8 @@ export class LiveDoc {
   /** Tail of the per-document work queue: updates are processed one at a time, in arrival order. */
   queue: Promise<unknown> = Promise.resolve();
   queued = 0;
+  /** A compaction is waiting in the queue. */
+  compactionQueued = false;
   unloadTimer?: NodeJS.Timeout;
   unsubscribeBus?: () => void;
   private readonly listeners = new Set<UpdateListener>();
@@ -259,9 +274,11 @@ export class DocManager {
   /**
    * Validates, applies, stores and broadcasts one update from a client. Resolves with the seq, or
    * null when the update changed nothing (already known). Rejects with UpdateRejected; in that case
-   * the document, the store and other clients are untouched.
+   * the document, the store and other clients are untouched. `incremental`: the update is a
+   * client's change (a sync `update` message), not a state dump such as sync step 2, which carries
+   * the sender's whole delete set: only then may the update be stored as it came (see applyToDoc).
    */
-  submit(live: LiveDoc, update: Uint8Array, ctx: { author: string; origin?: unknown }): Promise<{ seq: number } | null> {
+  submit(live: LiveDoc, update: Uint8Array, ctx: { author: string; origin?: unknown; incremental?: boolean }): Promise<{ seq: number } | null> {
     const { metrics, config } = this.deps;
     const count = (err: unknown) => { if (err instanceof UpdateRejected) metrics.docRejected.inc({ reason: err.code }); };
     try {
@@ -276,7 +293,8 @@ export class DocManager {
     // range) is applied without the worker round trip. For any other, the trial in the worker
     // starts now (batched with other waiting updates); nothing in this thread decodes the update
     // before the worker has shown that decoding returns.
-    const scanned = update.byteLength <= config.inlineScanMaxBytes && scanUpdateV1(update, MAX_CLOCK);
+    const starts: number[] = [];
+    const scanned = update.byteLength <= config.inlineScanMaxBytes && scanUpdateV1(update, MAX_CLOCK, starts);
     const trial = scanned ? undefined : this.guard.check(update);
     trial?.catch(() => undefined);
     return this.enqueue(live, async () => {
@@ -285,7 +303,7 @@ export class DocManager {
           await trial;
           checkUpdate(update, config.maxUpdateBytes);
         }
-        return await this.applyLocal(live, update, ctx.author, ctx.origin);
+        return await this.applyLocal(live, update, ctx.author, ctx.origin, scanned && ctx.incremental ? starts : undefined);
       } catch (err) {
         count(err);
         throw err;
@@ -293,11 +311,14 @@ export class DocManager {
     });
   }
 
-  /** Apply -> store -> broadcast. Runs inside the document queue. */
-  private async applyLocal(live: LiveDoc, update: Uint8Array, author: string, origin: unknown): Promise<{ seq: number } | null> {
+  /**
+   * Apply -> store -> broadcast. Runs inside the document queue. `starts`: the first clock of each
+   * client's structs in `update` (from the scan), as `client, clock` pairs.
+   */
+  private async applyLocal(live: LiveDoc, update: Uint8Array, author: string, origin: unknown, starts?: number[]): Promise<{ seq: number } | null> {
     const { store, logger, metrics, hooks, config } = this.deps;
     if (live.closed) throw new UpdateRejected('UNAVAILABLE', 'document is not loaded');
-    const diff = await this.applyToDoc(live, update);
+    const diff = await this.applyToDoc(live, update, starts);
     if (!diff) return null;
     let seq: number;
     try {
@@ -310,35 +331,74 @@ export class DocManager {
     live.lastSeq = seq;
     live.logCount++;
     live.logBytes += diff.byteLength;
-    metrics.docUpdates.inc();
+    metrics.hot.docUpdates++;
     live.emitUpdate(diff, origin);
     this.deps.bus?.publish({ doc: live.name, update: diff, node: this.nodeId, author, seq });
     this.safeHook(() => hooks?.onStore?.({ name: live.name, kind: 'update', seq }));
     this.safeHook(() => hooks?.onChange?.({ name: live.name, update: diff, author, seq }));
-    if (live.logCount >= config.compactAfterUpdates || live.logBytes >= config.compactAfterBytes) await this.compact(live);
+    if (live.logCount >= config.compactAfterUpdates || live.logBytes >= config.compactAfterBytes) this.queueCompaction(live);
     return { seq };
   }
 
-  /** Applies an update to the live document; returns what actually changed (null: nothing). */
-  private async applyToDoc(live: LiveDoc, update: Uint8Array): Promise<Uint8Array | null> {
+  /**
+   * Compacts in the document's queue, after the update that crossed the threshold has been
+   * broadcast (broadcasts leave on the next tick; the compaction yields to them first), so no
+   * client waits for the snapshot to be encoded and written.
+   */
+  private queueCompaction(live: LiveDoc): void {
+    if (live.compactionQueued) return;
+    live.compactionQueued = true;
+    void this.enqueue(live, async () => {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      live.compactionQueued = false;
+      const { config } = this.deps;
+      if (live.closed || (live.logCount < config.compactAfterUpdates && live.logBytes < config.compactAfterBytes)) return;
+      await this.compact(live);
+    });
+  }
+
+  /**
+   * Applies an update to the live document; returns what actually changed (null: nothing).
+   *
+   * When nothing is pending in the document and each client's structs in the update start exactly
+   * at the clock the document has for that client (`starts`, from the scan), none of the update is
+   * known yet: the update itself is what changes, and it is returned as it is, without Yjs encoding
+   * the transaction a second time. (If some of it has to wait for structs the document does not
+   * have yet, Yjs keeps that part pending; storing and sending it now is what the reference server
+   * does, and replaying or applying it again is harmless.) Otherwise the change is captured from
+   * the transaction, so already-known parts are neither stored nor sent.
+   */
+  private async applyToDoc(live: LiveDoc, update: Uint8Array, starts?: number[]): Promise<Uint8Array | null> {
+    const doc = live.ydoc;
+    if (starts !== undefined && isFresh(doc, starts)) {
+      try {
+        Y.applyUpdate(doc, update, APPLY_ORIGIN);
+      } catch (err) {
+        return this.applyFailed(live, err);
+      }
+      return update;
+    }
     const parts: Uint8Array[] = [];
     const capture = (u: Uint8Array, o: unknown) => { if (o === APPLY_ORIGIN) parts.push(u); };
-    const doc = live.ydoc;
     doc.on('update', capture);
     try {
       Y.applyUpdate(doc, update, APPLY_ORIGIN);
     } catch (err) {
-      // The transaction may have integrated part of the update: rebuild from the store, which
-      // never saw it. Nothing was broadcast.
-      this.deps.logger.warn({ err, doc: live.name }, 'update threw while applying; rebuilding the document');
-      doc.off('update', capture);
-      await this.rebuild(live);
-      throw new UpdateRejected('APPLY_FAILED', `update failed to apply: ${(err as Error).message}`);
+      return this.applyFailed(live, err);
     } finally {
       doc.off('update', capture);
     }
     if (parts.length === 0) return null;
     return parts.length === 1 ? parts[0] : Y.mergeUpdates(parts);
+  }
+
+  /** An update threw while applied: the document is rebuilt from the store; nothing was stored or sent. */
+  private async applyFailed(live: LiveDoc, err: unknown): Promise<never> {
+    // The transaction may have integrated part of the update: rebuild from the store, which never
+    // saw it. Nothing was broadcast.
+    this.deps.logger.warn({ err, doc: live.name }, 'update threw while applying; rebuilding the document');
+    await this.rebuild(live);
+    throw new UpdateRejected('APPLY_FAILED', `update failed to apply: ${(err as Error).message}`);
   }
 
   /** Replaces the in-memory state with what the store holds; on failure takes the document down. */

@@ -27,7 +27,7 @@ export interface SqliteDocStoreOptions {
    * transaction, no journal. Not used for `:memory:`.
    */
   flushMs?: number;
-  /** Journaled updates per SQLite transaction (default 16): they are flushed right after the append that makes them this many (twice this many wait at most). */
+  /** Journaled updates per SQLite transaction (default 64): they are flushed right after the append that makes them this many (twice this many wait at most). */
   maxPending?: number;
 }
 
@@ -45,7 +45,7 @@ interface VersionRow { id: number; doc: string; label: string | null; author: st
  *
  * Appends go through an AppendJournal (group commit, see `flushMs`): an update is durable once
  * its journal record is written, which costs one positional write instead of a SQLite
- * transaction touching five B-trees; SQLite gets the journaled updates 16 at a time, before
+ * transaction touching five B-trees; SQLite gets the journaled updates 64 at a time, before
  * every read of the log or audit, and on close. One store per file (one process per data dir).
  */
 export class SqliteDocStore implements DocStore {
@@ -56,7 +56,7 @@ export class SqliteDocStore implements DocStore {
   /** Journaled, not yet in SQLite (ascending seq). */
   private pending: JournalRecord[] = [];
   private flushTimer?: NodeJS.Timeout;
-  private flushImmediate?: NodeJS.Immediate;
+  private flushSoonTimer?: NodeJS.Timeout;
   private readonly flushMs: number;
   private readonly maxPending: number;
   private readonly sync: boolean;
@@ -103,7 +103,7 @@ export class SqliteDocStore implements DocStore {
       maxSeq: this.db.prepare("SELECT max(seq) AS seq FROM (SELECT max(seq) AS seq FROM doc_audit UNION ALL SELECT seq FROM sqlite_sequence WHERE name = 'doc_audit')"),
     };
     this.flushMs = opts.flushMs ?? 1000;
-    this.maxPending = Math.max(1, opts.maxPending ?? 16);
+    this.maxPending = Math.max(1, opts.maxPending ?? 64);
     this.sync = opts.synchronous === 'full';
     if (opts.file !== ':memory:' && this.flushMs > 0) {
       const { journal, leftover } = AppendJournal.open(`${opts.file}.aqjournal`);
@@ -133,8 +133,8 @@ export class SqliteDocStore implements DocStore {
   private flush(): void {
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    clearImmediate(this.flushImmediate);
-    this.flushImmediate = undefined;
+    clearTimeout(this.flushSoonTimer);
+    this.flushSoonTimer = undefined;
     if (this.pending.length === 0 || !this.journal) return;
     this.commit(this.pending);
     this.pending = [];
@@ -142,14 +142,16 @@ export class SqliteDocStore implements DocStore {
   }
 
   /**
-   * With `maxPending` waiting: flush once the current callback and its promise jobs are done, so
-   * the update that filled the batch is broadcast before the transaction runs, not after it.
+   * With `maxPending` waiting: flush on the next turn of the event loop (a 0 ms timer), after this
+   * turn's callbacks, promise jobs and immediates, so the update that filled the batch is broadcast
+   * (the `/yjs` transport writes broadcasts from an immediate) before the transaction runs.
    */
   private flushSoon(): void {
-    this.flushImmediate ??= setImmediate(() => {
-      this.flushImmediate = undefined;
+    if (this.flushSoonTimer) return;
+    this.flushSoonTimer = setTimeout(() => {
+      this.flushSoonTimer = undefined;
       try { this.flush(); } catch { /* retried by the next append or read */ }
-    });
+    }, 0);
   }
 
   private scheduleFlush(): void {

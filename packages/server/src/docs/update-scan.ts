@@ -16,9 +16,12 @@ import { isUtf8 } from 'node:buffer';
  *
  * Work is linear in the update's size: each loop turn consumes at least one byte, and nesting of
  * `any` values is capped at MAX_ANY_DEPTH.
+ *
+ * With `starts`, the first clock of each client's structs is appended to it as `client, clock`
+ * pairs (in the update's order; meaningful only when the scan returns true).
  */
-export function scanUpdateV1(update: Uint8Array, maxClock: number): boolean {
-  const s: Cursor = { arr: update, pos: 0, maxClock };
+export function scanUpdateV1(update: Uint8Array, maxClock: number, starts?: number[]): boolean {
+  const s: Cursor = { arr: update, pos: 0, maxClock, starts };
   try {
     readStructs(s);
     readDeleteSet(s);
@@ -34,6 +37,7 @@ interface Cursor {
   readonly arr: Uint8Array;
   pos: number;
   readonly maxClock: number;
+  readonly starts?: number[];
 }
 
 /** Thrown (never escapes) when something cannot be shown safe. Preallocated: no stack capture. */
@@ -168,9 +172,10 @@ function readStructs(s: Cursor): void {
   const clients = varUint(s);
   for (let c = 0; c < clients; c++) {
     const structs = varUint(s);
-    varUint(s); // client
+    const client = varUint(s);
     let clock = varUint(s);
     checkClock(s, clock);
+    if (structs > 0) s.starts?.push(client, clock);
     for (let i = 0; i < structs; i++) {
       if (s.pos >= s.arr.length) throw STOP;
       const info = s.arr[s.pos++];
