@@ -67,11 +67,23 @@ interface Conn {
   timers: NodeJS.Timeout[];
 }
 
+/** A broadcast frame waiting for its room's flush, and the connection it skips (its sender). */
+interface Outgoing {
+  wire: Buffer;
+  except: unknown;
+}
+
 /** The local connections of one loaded document. */
 interface Room {
   live: LiveDoc;
   conns: Set<Conn>;
   off: Array<() => void>;
+  /** Broadcast frames not written yet, in order (see `flushRoom`). */
+  outbox: Outgoing[];
+  /** performance.now() of the last flush (the coalescing window is per room). */
+  lastFlushAt: number;
+  /** Flush at the end of the room's window (`docs.writeCoalesceMs`). */
+  flushTimer?: NodeJS.Timeout;
 }
 
 export interface YjsTransportDeps {
@@ -136,21 +148,18 @@ export class YjsTransport {
   private readonly wss: WebSocketServer;
   private readonly conns = new Set<Conn>();
   private readonly rooms = new Map<string, Room>();
+  /** Rooms with broadcast frames to write on the next tick (one setImmediate for all of them). */
+  private readonly flushSoonRooms = new Set<Room>();
+  private flushSoonScheduled = false;
   private readonly heartbeat: NodeJS.Timeout;
   private closing = false;
-  /** Label-bound counters: no label lookup per message. */
-  private readonly counters;
+  /** Plain tallies folded into the labelled counters when metrics are read (no label lookup per message). */
+  private readonly hot: Metrics['hot'];
 
   constructor(private readonly deps: YjsTransportDeps) {
     // No permessage-deflate: broadcasts write pre-encoded frames straight to the sockets.
     this.wss = new WebSocketServer({ noServer: true, maxPayload: deps.config.docs.maxMessageBytes, perMessageDeflate: false });
-    const { metrics } = deps;
-    this.counters = {
-      messagesIn: metrics.messagesIn.labels('yjs'),
-      bytesIn: metrics.bytesIn.labels('yjs'),
-      messagesOut: metrics.messagesOut.labels('yjs'),
-      bytesOut: metrics.bytesOut.labels('yjs'),
-    };
+    this.hot = deps.metrics.hot;
     this.heartbeat = setInterval(() => this.sweep(), deps.config.limits.heartbeatIntervalMs);
     this.heartbeat.unref();
   }
@@ -176,8 +185,8 @@ export class YjsTransport {
     ws.on('close', () => this.cleanup(conn));
     ws.on('message', (data) => {
       const buf = toBuffer(data);
-      this.counters.messagesIn.inc();
-      this.counters.bytesIn.inc(buf.byteLength);
+      this.hot.yjsMessagesIn++;
+      this.hot.yjsBytesIn += buf.byteLength;
       if (conn.state === 'open' && !conn.paused && conn.pending.length === 0) return this.onMessage(conn, buf);
       if (conn.state === 'closed') return;
       // Opening, or paused for backpressure: frames already read from the socket wait here.
@@ -263,7 +272,7 @@ export class YjsTransport {
   private roomFor(live: LiveDoc): Room {
     const found = this.rooms.get(live.name);
     if (found && found.live === live) return found;
-    const room: Room = { live, conns: new Set(), off: [] };
+    const room: Room = { live, conns: new Set(), off: [], outbox: [], lastFlushAt: -Infinity };
     this.rooms.set(live.name, room);
     room.off.push(live.onUpdate((update, origin) => this.broadcastWire(room, syncUpdateWire(update), origin)));
     room.off.push(live.onClose((reason) => {
@@ -312,7 +321,7 @@ export class YjsTransport {
             }));
           } else if (sub === SyncType.step2 || sub === SyncType.update) {
             const update = decoding.readVarUint8Array(decoder);
-            this.onUpdate(conn, live, update);
+            this.onUpdate(conn, live, update, sub === SyncType.update);
           } else {
             return this.reject(conn, `unknown sync message type ${sub}`);
           }
@@ -333,7 +342,7 @@ export class YjsTransport {
     }
   }
 
-  private onUpdate(conn: Conn, live: LiveDoc, update: Uint8Array): void {
+  private onUpdate(conn: Conn, live: LiveDoc, update: Uint8Array, incremental: boolean): void {
     if (!conn.canWrite) {
       // Sync step 2 of an up-to-date reader is the empty update [0, 0]: not a write attempt.
       if (update.byteLength > 2 || update.some((b) => b !== 0)) {
@@ -350,7 +359,7 @@ export class YjsTransport {
       conn.paused = true;
       conn.ws.pause();
     }
-    this.deps.manager.submit(live, copy, { author: conn.user?.id ?? 'unknown', origin: conn }).finally(() => {
+    this.deps.manager.submit(live, copy, { author: conn.user?.id ?? 'unknown', origin: conn, incremental }).finally(() => {
       conn.inflight--;
       if (conn.paused && conn.inflight <= limit / 2 && conn.state === 'open') {
         conn.paused = false;
@@ -432,9 +441,11 @@ export class YjsTransport {
   }
 
   private send(conn: Conn, data: Uint8Array): void {
+    // Broadcast frames queued before this message go first (order on the wire = order of sending).
+    if (conn.room && conn.room.outbox.length > 0) this.flushRoom(conn.room);
     if (!this.writable(conn)) return;
-    this.counters.messagesOut.inc();
-    this.counters.bytesOut.inc(data.byteLength);
+    this.hot.yjsMessagesOut++;
+    this.hot.yjsBytesOut += data.byteLength;
     conn.ws.send(data, { binary: true });
   }
 
@@ -446,21 +457,97 @@ export class YjsTransport {
     this.broadcastWire(room, binaryFrame(message), except);
   }
 
-  /** `broadcast` of an already framed message. */
+  /**
+   * `broadcast` of an already framed message. Frames are queued on the room and written by
+   * `flushRoom` on the next tick (or at the end of the `docs.writeCoalesceMs` window): everything
+   * a connection is owed then leaves in one socket write. (Every update is stored before it gets
+   * here, so waiting changes nothing for durability.)
+   */
   private broadcastWire(room: Room, wire: Buffer, except: unknown): void {
-    let sent = 0;
-    for (const c of room.conns) {
-      if (c === except || !this.writable(c)) continue;
-      c.socket.write(wire);
-      sent++;
+    if (room.conns.size === 0 || (room.conns.size === 1 && room.conns.has(except as Conn))) return;
+    room.outbox.push({ wire, except });
+    if (room.outbox.length > 1) return; // already scheduled
+    const windowMs = this.deps.config.docs.writeCoalesceMs;
+    const wait = windowMs === 0 ? 0 : room.lastFlushAt + windowMs - performance.now();
+    if (wait < 1) {
+      this.flushSoonRooms.add(room);
+      if (this.flushSoonScheduled) return;
+      this.flushSoonScheduled = true;
+      setImmediate(this.flushSoon);
+    } else {
+      room.flushTimer = setTimeout(() => this.flushRoom(room), wait);
     }
-    if (sent === 0) return;
-    this.counters.messagesOut.inc(sent);
-    this.counters.bytesOut.inc(sent * framePayloadBytes(wire));
+  }
+
+  private readonly flushSoon = (): void => {
+    this.flushSoonScheduled = false;
+    for (const room of this.flushSoonRooms) this.flushRoom(room);
+    this.flushSoonRooms.clear();
+  };
+
+  /**
+   * Writes the room's queued frames: one socket write per connection. Connections that sent none
+   * of the frames (nearly all of them) get the same concatenated Buffer; a sender gets the frames
+   * minus its own.
+   */
+  private flushRoom(room: Room): void {
+    room.lastFlushAt = performance.now();
+    const out = room.outbox;
+    if (out.length === 0) return;
+    room.outbox = [];
+    this.flushSoonRooms.delete(room);
+    clearTimeout(room.flushTimer);
+    room.flushTimer = undefined;
+    let all: Buffer;
+    let skips: Set<unknown> | undefined;
+    let payloadBytes = 0;
+    if (out.length === 1) {
+      all = out[0].wire;
+      payloadBytes = framePayloadBytes(all);
+    } else {
+      skips = new Set();
+      const wires: Buffer[] = [];
+      for (const f of out) {
+        wires.push(f.wire);
+        skips.add(f.except);
+        payloadBytes += framePayloadBytes(f.wire);
+      }
+      all = Buffer.concat(wires);
+    }
+    let messages = 0;
+    let bytes = 0;
+    for (const c of room.conns) {
+      if (!this.writable(c)) continue;
+      if (skips === undefined) {
+        if (c === out[0].except) continue;
+        c.socket.write(all);
+        messages++;
+        bytes += payloadBytes;
+      } else if (!skips.has(c)) {
+        c.socket.write(all);
+        messages += out.length;
+        bytes += payloadBytes;
+      } else {
+        const mine: Buffer[] = [];
+        for (const f of out) {
+          if (f.except === c) continue;
+          mine.push(f.wire);
+          bytes += framePayloadBytes(f.wire);
+        }
+        if (mine.length === 0) continue;
+        c.socket.write(mine.length === 1 ? mine[0] : Buffer.concat(mine));
+        messages += mine.length;
+      }
+    }
+    if (messages === 0) return;
+    this.hot.yjsMessagesOut += messages;
+    this.hot.yjsBytesOut += bytes;
   }
 
   private disconnect(conn: Conn, code: number, reason: string): void {
     const ws = conn.ws;
+    // What was broadcast before the close goes out before the close frame.
+    if (conn.room && conn.room.outbox.length > 0 && ws.readyState === ws.OPEN) this.flushRoom(conn.room);
     this.cleanup(conn);
     if (ws.readyState === ws.CLOSED || ws.readyState === ws.CLOSING) return;
     this.deps.metrics.disconnects.inc({ code: String(code) });
@@ -488,6 +575,9 @@ export class YjsTransport {
         awarenessProtocol.removeAwarenessStates(room.live.awareness, [...conn.awarenessIds], 'connection closed');
       }
       if (room.conns.size === 0) {
+        room.outbox = [];
+        this.flushSoonRooms.delete(room);
+        clearTimeout(room.flushTimer);
         for (const off of room.off) off();
         if (this.rooms.get(room.live.name) === room) this.rooms.delete(room.live.name);
       }
