@@ -16,9 +16,14 @@ export function binaryFrame(payload: Uint8Array): Buffer {
  * message into a buffer of its own first).
  */
 export function binaryFrameFor(n: number): { out: Buffer; offset: number } {
+  return frameFor(n, true);
+}
+
+/** A text (`binary: false`) or binary frame with room for `n` payload bytes from `offset`. */
+export function frameFor(n: number, binary: boolean): { out: Buffer; offset: number } {
   const headerBytes = n < 126 ? 2 : n < 65_536 ? 4 : 10;
   const out = Buffer.allocUnsafe(headerBytes + n);
-  out[0] = 0x82; // FIN + opcode 2 (binary)
+  out[0] = binary ? 0x82 : 0x81; // FIN + opcode 2 (binary) or 1 (text)
   if (n < 126) {
     out[1] = n;
   } else if (n < 65_536) {

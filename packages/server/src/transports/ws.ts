@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CloseCodes, codecForSubprotocol, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, type Codec } from '@aqueduct/protocol';
 import { Session, type SessionDeps } from '../session.js';
+import { frameFor } from './ws-frame.js';
 import type { Transport } from '../transport.js';
 
 /** How long a closing connection may take to complete the close handshake before it is cut. */
@@ -19,20 +20,9 @@ const framed = new WeakMap<Buffer, Buffer>();
 export function serverFrame(payload: Buffer, binary: boolean): Buffer {
   let frame = framed.get(payload);
   if (frame) return frame;
-  const len = payload.length;
-  const header = len < 126 ? 2 : len < 65536 ? 4 : 10;
-  frame = Buffer.allocUnsafe(header + len);
-  frame[0] = binary ? 0x82 : 0x81;
-  if (header === 2) frame[1] = len;
-  else if (header === 4) {
-    frame[1] = 126;
-    frame.writeUInt16BE(len, 2);
-  } else {
-    frame[1] = 127;
-    frame.writeUInt32BE(Math.floor(len / 2 ** 32), 2);
-    frame.writeUInt32BE(len >>> 0, 6);
-  }
-  payload.copy(frame, header);
+  const { out, offset } = frameFor(payload.length, binary);
+  payload.copy(out, offset);
+  frame = out;
   framed.set(payload, frame);
   return frame;
 }
