@@ -5,6 +5,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { CloseCodes, codecForSubprotocol, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, type Codec } from '@aqueduct/protocol';
 import { Session, type SessionDeps } from '../session.js';
 import { frameFor } from './ws-frame.js';
+import { Flusher } from '../write-coalescer.js';
 import type { Transport } from '../transport.js';
 
 /** How long a closing connection may take to complete the close handshake before it is cut. */
@@ -27,53 +28,8 @@ export function serverFrame(payload: Buffer, binary: boolean): Buffer {
   return frame;
 }
 
-/**
- * Write coalescing. Each transport queues whole frames and its queue leaves in ONE socket write
- * (one syscall, however many frames). A connection whose last write is older than the window
- * flushes on the next tick, so sparse traffic is not delayed; one that wrote within the window
- * waits for the window timer, so busy connections are written at most once per window.
- */
-/** @internal Exported for its unit test. */
-export class Flusher {
-  private readonly soon = new Set<WsTransport>();
-  private readonly later = new Set<WsTransport>();
-  private soonScheduled = false;
-  private laterScheduled = false;
-  constructor(private readonly windowMs: number) {}
-
-  add(t: WsTransport, urgent: boolean): void {
-    const sinceFlush = performance.now() - t.lastFlushAt;
-    if (urgent || this.windowMs === 0 || sinceFlush >= this.windowMs) {
-      this.soon.add(t);
-      if (this.soonScheduled) return;
-      this.soonScheduled = true;
-      setImmediate(this.flushSoon);
-    } else {
-      this.later.add(t);
-      if (this.laterScheduled) return;
-      this.laterScheduled = true;
-      // At the end of this connection's window; the others queued meanwhile go with it (their
-      // windows end within one window of it).
-      setTimeout(this.flushLater, Math.max(1, this.windowMs - sinceFlush));
-    }
-  }
-
-  private readonly flushSoon = (): void => {
-    this.soonScheduled = false;
-    Flusher.drain(this.soon);
-  };
-
-  private readonly flushLater = (): void => {
-    this.laterScheduled = false;
-    Flusher.drain(this.later);
-  };
-
-  private static drain(set: Set<WsTransport>): void {
-    const now = performance.now();
-    for (const t of set) t.flush(now);
-    set.clear();
-  }
-}
+/** @internal Re-exported for the transport's unit test. */
+export { Flusher };
 
 /** @internal Exported for its unit test. */
 export class WsTransport implements Transport {
@@ -112,10 +68,10 @@ export class WsTransport implements Transport {
 
   /** Writes the queue in one socket write. Called by the Flusher, and before a close frame. */
   flush(now = performance.now()): void {
-    this.lastFlushAt = now;
     this.urgentQueued = false;
     const queue = this.queue;
     if (queue.length === 0) return;
+    this.lastFlushAt = now; // the window restarts only when something was written
     const bytes = this.queuedBytes;
     this.queuedBytes = 0;
     if (this.ws.readyState === 1) this.socket.write(queue.length === 1 ? queue[0] : Buffer.concat(queue, bytes));

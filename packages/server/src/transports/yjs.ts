@@ -14,6 +14,7 @@ import { UpdateRejected } from '../docs/update-validator.js';
 import { requestToken } from '../http-util.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
+import { Flusher } from '../write-coalescer.js';
 import { binaryFrame, binaryFrameFor, framePayloadBytes } from './ws-frame.js';
 
 /** y-websocket message types (first varuint of every frame). */
@@ -82,8 +83,8 @@ interface Room {
   outbox: Outgoing[];
   /** performance.now() of the last flush (the coalescing window is per room). */
   lastFlushAt: number;
-  /** Flush at the end of the room's window (`docs.writeCoalesceMs`). */
-  flushTimer?: NodeJS.Timeout;
+  /** Writes the outbox (called by the transport's Flusher). */
+  flush(now: number): void;
 }
 
 export interface YjsTransportDeps {
@@ -148,9 +149,8 @@ export class YjsTransport {
   private readonly wss: WebSocketServer;
   private readonly conns = new Set<Conn>();
   private readonly rooms = new Map<string, Room>();
-  /** Rooms with broadcast frames to write on the next tick (one setImmediate for all of them). */
-  private readonly flushSoonRooms = new Set<Room>();
-  private flushSoonScheduled = false;
+  /** Schedules rooms' broadcast writes (next tick, or the end of the `docs.writeCoalesceMs` window). */
+  private readonly flusher: Flusher<Room>;
   private readonly heartbeat: NodeJS.Timeout;
   private closing = false;
   /** Plain tallies folded into the labelled counters when metrics are read (no label lookup per message). */
@@ -160,6 +160,7 @@ export class YjsTransport {
     // No permessage-deflate: broadcasts write pre-encoded frames straight to the sockets.
     this.wss = new WebSocketServer({ noServer: true, maxPayload: deps.config.docs.maxMessageBytes, perMessageDeflate: false });
     this.hot = deps.metrics.hot;
+    this.flusher = new Flusher<Room>(deps.config.docs.writeCoalesceMs);
     this.heartbeat = setInterval(() => this.sweep(), deps.config.limits.heartbeatIntervalMs);
     this.heartbeat.unref();
   }
@@ -272,7 +273,7 @@ export class YjsTransport {
   private roomFor(live: LiveDoc): Room {
     const found = this.rooms.get(live.name);
     if (found && found.live === live) return found;
-    const room: Room = { live, conns: new Set(), off: [], outbox: [], lastFlushAt: -Infinity };
+    const room: Room = { live, conns: new Set(), off: [], outbox: [], lastFlushAt: -Infinity, flush: (now) => this.flushRoom(room, now) };
     this.rooms.set(live.name, room);
     room.off.push(live.onUpdate((update, origin) => this.broadcastWire(room, syncUpdateWire(update), origin)));
     room.off.push(live.onClose((reason) => {
@@ -466,38 +467,19 @@ export class YjsTransport {
   private broadcastWire(room: Room, wire: Buffer, except: unknown): void {
     if (room.conns.size === 0 || (room.conns.size === 1 && room.conns.has(except as Conn))) return;
     room.outbox.push({ wire, except });
-    if (room.outbox.length > 1) return; // already scheduled
-    const windowMs = this.deps.config.docs.writeCoalesceMs;
-    const wait = windowMs === 0 ? 0 : room.lastFlushAt + windowMs - performance.now();
-    if (wait < 1) {
-      this.flushSoonRooms.add(room);
-      if (this.flushSoonScheduled) return;
-      this.flushSoonScheduled = true;
-      setImmediate(this.flushSoon);
-    } else {
-      room.flushTimer = setTimeout(() => this.flushRoom(room), wait);
-    }
+    if (room.outbox.length === 1) this.flusher.add(room); // otherwise already scheduled
   }
-
-  private readonly flushSoon = (): void => {
-    this.flushSoonScheduled = false;
-    for (const room of this.flushSoonRooms) this.flushRoom(room);
-    this.flushSoonRooms.clear();
-  };
 
   /**
    * Writes the room's queued frames: one socket write per connection. Connections that sent none
    * of the frames (nearly all of them) get the same concatenated Buffer; a sender gets the frames
    * minus its own.
    */
-  private flushRoom(room: Room): void {
-    room.lastFlushAt = performance.now();
+  private flushRoom(room: Room, now = performance.now()): void {
     const out = room.outbox;
-    if (out.length === 0) return;
+    if (out.length === 0) return; // flushed early (a reply or close went first), or the room emptied
+    room.lastFlushAt = now;
     room.outbox = [];
-    this.flushSoonRooms.delete(room);
-    clearTimeout(room.flushTimer);
-    room.flushTimer = undefined;
     let all: Buffer;
     let skips: Set<unknown> | undefined;
     let payloadBytes = 0;
@@ -575,9 +557,7 @@ export class YjsTransport {
         awarenessProtocol.removeAwarenessStates(room.live.awareness, [...conn.awarenessIds], 'connection closed');
       }
       if (room.conns.size === 0) {
-        room.outbox = [];
-        this.flushSoonRooms.delete(room);
-        clearTimeout(room.flushTimer);
+        room.outbox = []; // a scheduled flush then writes nothing
         for (const off of room.off) off();
         if (this.rooms.get(room.live.name) === room) this.rooms.delete(room.live.name);
       }
