@@ -3,7 +3,8 @@
  * load-generator process (core 1), scenario by scenario, then writes BENCHMARKS.md and the chart.
  *
  * Flags: --quick (tiny sizes: the smoke test), --only=fanout,idle,docs,coldload,
- * --servers=aqueduct,ws,..., --out=FILE (results JSON), --no-report, --no-build.
+ * --servers=aqueduct,ws,..., --case=TEXT (only the fanout cases whose title contains TEXT, e.g.
+ * --case="@ 100 pub"), --out=FILE (results JSON), --no-report, --no-build.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
@@ -102,6 +103,8 @@ async function seedDocStore(dataDir: string, n: number): Promise<void> {
 }
 
 const LOG_DIR = join(ROOT, 'bench/results/logs');
+/** `AQUEDUCT_BENCH_LOADGEN_FLAGS`: Node/V8 flags for the load generator (experiments, e.g. `--trace-gc`). */
+const LOADGEN_FLAGS = (process.env.AQUEDUCT_BENCH_LOADGEN_FLAGS ?? '').split(' ').filter(Boolean);
 
 /** Runs one load job against one server; the harness samples the server at each sync point. */
 async function runPhase(scenario: string, spec: ServerSpec, makeJob: (port: number) => LoadJob, opts: { settleMs: number; timeoutMs: number; prepare?: (dataDir: string) => Promise<void> }): Promise<PhaseRecord> {
@@ -126,7 +129,7 @@ async function runPhase(scenario: string, spec: ServerSpec, makeJob: (port: numb
     const job = makeJob(port);
     record.job = job;
     record.load = await new Promise<Record<string, unknown>>((resolve, reject) => {
-      const [cmd, args] = wrapped(1, [process.execPath, '--import', 'tsx', join(ROOT, 'bench/src/load/main.ts')]);
+      const [cmd, args] = wrapped(1, [process.execPath, ...LOADGEN_FLAGS, '--import', 'tsx', join(ROOT, 'bench/src/load/main.ts')]);
       const child = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       children.add(child);
       const timer = setTimeout(() => {
@@ -177,7 +180,7 @@ async function runPhase(scenario: string, spec: ServerSpec, makeJob: (port: numb
   return record;
 }
 
-export async function runSuite(opts: { quick: boolean; only?: string[]; servers?: string[]; outFile: string; report: boolean; build: boolean }): Promise<RunResults> {
+export async function runSuite(opts: { quick: boolean; only?: string[]; servers?: string[]; fanoutCase?: string; outFile: string; report: boolean; build: boolean }): Promise<RunResults> {
   const plan = opts.quick ? QUICK : FULL;
   const wanted = (s: string) => !opts.only || opts.only.includes(s);
   const pick = (list: ServerSpec[]) => list.filter((s) => !opts.servers || opts.servers.includes(s.name));
@@ -191,7 +194,7 @@ export async function runSuite(opts: { quick: boolean; only?: string[]; servers?
   const phaseTimeout = (ms: number) => ms + 120_000;
 
   if (wanted('fanout')) {
-    for (const c of plan.fanout) {
+    for (const c of plan.fanout.filter((f) => !opts.fanoutCase || f.id.includes(opts.fanoutCase))) {
       console.log(c.id);
       for (const spec of pick(busServers)) {
         results.phases.push(await runPhase(c.id, spec, (port) => ({
@@ -244,6 +247,7 @@ if (isMain) {
     quick,
     only: arg('only')?.split(','),
     servers: arg('servers')?.split(','),
+    fanoutCase: arg('case'),
     outFile,
     report: arg('no-report') !== 'true' && !quick,
     build: arg('no-build') !== 'true',

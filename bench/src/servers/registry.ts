@@ -27,13 +27,15 @@ const tsxScript = (file: string) => (port: number) => [process.execPath, '--impo
 
 /** `AQUEDUCT_CLI` points the harness at another build (e.g. an experimental one). */
 const AQUEDUCT_CLI = process.env.AQUEDUCT_CLI ?? join(ROOT, 'packages/server/dist/cli.js');
+/** `AQUEDUCT_BENCH_NODE_FLAGS`: Node/V8 flags for the Aqueduct process only (experiments, e.g. `--trace-gc`). */
+const NODE_FLAGS = (process.env.AQUEDUCT_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 
 export const aqueduct: ServerSpec = {
   name: 'aqueduct',
   label: 'Aqueduct',
   packages: ['ws'],
   argv: (port, dataDir) => [
-    process.execPath, AQUEDUCT_CLI, 'serve', '--port', String(port), '--host', '127.0.0.1',
+    process.execPath, ...NODE_FLAGS, AQUEDUCT_CLI, 'serve', '--port', String(port), '--host', '127.0.0.1',
     '--data-dir', dataDir, '--log-level', 'warn',
     // The load generator's single publisher connection publishes up to 1,000/s: lift the
     // per-connection client publish rate limit of the `bench` namespace (defaults: 100/s, burst 200).

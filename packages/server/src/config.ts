@@ -179,11 +179,20 @@ const configSchema = z.object({
     /** Offline publishes the server keeps in a room's memory broker: rooms kept at most. */
     maxRooms: z.number().int().min(1).default(100_000),
     /**
-     * Outbound write coalescing window per connection: a connection that wrote within the window
-     * waits for its end, so it gets at most one socket write per window; 0 writes on the next tick.
-     * Namespaces with `coalesce: false` always write on the next tick.
+     * Least write-coalescing window: each connection writes at most once per window, at its slot
+     * (slots are staggered over the window), everything it was owed in one write. 0: no window
+     * unless load opens one (`writeShare`). Namespaces with `coalesce: false` write on the next tick.
+     * See write-coalescer.ts.
      */
     writeCoalesceMs: z.number().int().min(0).max(100).default(0),
+    /**
+     * Adaptive coalescing (`/ws` and `/yjs`): when writing every frame alone would take more than
+     * this share of wall time (measured every 100 ms), a window opens, sized so that one write per
+     * target per window takes about this share; it closes when the load drops. 1: only at saturation.
+     */
+    writeShare: z.number().gt(0).max(1).default(0.6),
+    /** Upper bound of the adaptive window, in ms (`writeCoalesceMs` is never cut). */
+    writeMaxGapMs: z.number().int().min(0).max(100).default(20),
     /** Maximum members of a WebRTC peer mesh per room. */
     maxMeshPeers: z.number().int().min(2).default(8),
     /** Presence `info` object: largest encoded size. */

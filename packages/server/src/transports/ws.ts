@@ -40,11 +40,13 @@ export class WsTransport implements Transport {
   private queuedBytes = 0;
   /** An urgent frame is queued: the queue leaves on the next tick whatever the window says. */
   private urgentQueued = false;
-  /** performance.now() of the last flush (the Flusher's window is per connection). */
-  lastFlushAt = -Infinity;
+
+  readonly flushPhase: number;
+  flushSample = -1;
 
   constructor(private readonly ws: WebSocket, readonly codec: Codec, private readonly flusher: Flusher) {
     this.socket = (ws as unknown as { _socket: Socket })._socket;
+    this.flushPhase = flusher.nextPhase();
   }
 
   bufferedBytes(): number {
@@ -66,16 +68,17 @@ export class WsTransport implements Transport {
     this.queuedBytes += frame.length;
   }
 
-  /** Writes the queue in one socket write. Called by the Flusher, and before a close frame. */
-  flush(now = performance.now()): void {
+  /** Writes the queue in one socket write; returns the number of frames. Called by the Flusher, and before a close frame. */
+  flush(): number {
     this.urgentQueued = false;
     const queue = this.queue;
-    if (queue.length === 0) return;
-    this.lastFlushAt = now; // the window restarts only when something was written
+    const frames = queue.length;
+    if (frames === 0) return 0;
     const bytes = this.queuedBytes;
     this.queuedBytes = 0;
     if (this.ws.readyState === 1) this.socket.write(queue.length === 1 ? queue[0] : Buffer.concat(queue, bytes));
     queue.length = 0; // the array is reused; the socket holds the written Buffer, not the array
+    return frames;
   }
 
   close(code: number, reason: string): void {
@@ -116,7 +119,7 @@ export class WsBus {
 
   constructor(private readonly options: WsBusOptions) {
     const { limits } = options.deps.config;
-    this.flusher = new Flusher(limits.writeCoalesceMs);
+    this.flusher = new Flusher({ windowMs: limits.writeCoalesceMs, writeShare: limits.writeShare, maxGapMs: limits.writeMaxGapMs });
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: limits.maxMessageBytes,

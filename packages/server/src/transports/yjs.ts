@@ -81,10 +81,10 @@ interface Room {
   off: Array<() => void>;
   /** Broadcast frames not written yet, in order (see `flushRoom`). */
   outbox: Outgoing[];
-  /** performance.now() of the last flush (the coalescing window is per room). */
-  lastFlushAt: number;
-  /** Writes the outbox (called by the transport's Flusher). */
-  flush(now: number): void;
+  /** Writes the outbox (called by the transport's Flusher); returns the number of frames. */
+  flush(): number;
+  readonly flushPhase: number;
+  flushSample: number;
 }
 
 export interface YjsTransportDeps {
@@ -149,7 +149,7 @@ export class YjsTransport {
   private readonly wss: WebSocketServer;
   private readonly conns = new Set<Conn>();
   private readonly rooms = new Map<string, Room>();
-  /** Schedules rooms' broadcast writes (next tick, or the end of the `docs.writeCoalesceMs` window). */
+  /** Schedules rooms' broadcast writes in flush rounds (write-coalescer.ts). */
   private readonly flusher: Flusher<Room>;
   private readonly heartbeat: NodeJS.Timeout;
   private closing = false;
@@ -160,7 +160,8 @@ export class YjsTransport {
     // No permessage-deflate: broadcasts write pre-encoded frames straight to the sockets.
     this.wss = new WebSocketServer({ noServer: true, maxPayload: deps.config.docs.maxMessageBytes, perMessageDeflate: false });
     this.hot = deps.metrics.hot;
-    this.flusher = new Flusher<Room>(deps.config.docs.writeCoalesceMs);
+    const { limits } = deps.config;
+    this.flusher = new Flusher<Room>({ windowMs: deps.config.docs.writeCoalesceMs, writeShare: limits.writeShare, maxGapMs: limits.writeMaxGapMs });
     this.heartbeat = setInterval(() => this.sweep(), deps.config.limits.heartbeatIntervalMs);
     this.heartbeat.unref();
   }
@@ -273,7 +274,7 @@ export class YjsTransport {
   private roomFor(live: LiveDoc): Room {
     const found = this.rooms.get(live.name);
     if (found && found.live === live) return found;
-    const room: Room = { live, conns: new Set(), off: [], outbox: [], lastFlushAt: -Infinity, flush: (now) => this.flushRoom(room, now) };
+    const room: Room = { live, conns: new Set(), off: [], outbox: [], flush: () => this.flushRoom(room), flushPhase: this.flusher.nextPhase(), flushSample: -1 };
     this.rooms.set(live.name, room);
     room.off.push(live.onUpdate((update, origin) => this.broadcastWire(room, syncUpdateWire(update), origin)));
     room.off.push(live.onClose((reason) => {
@@ -460,7 +461,8 @@ export class YjsTransport {
 
   /**
    * `broadcast` of an already framed message. Frames are queued on the room and written by
-   * `flushRoom` on the next tick (or at the end of the `docs.writeCoalesceMs` window): everything
+   * `flushRoom` in the Flusher's next round (next tick unless the window or the adaptive gap holds
+   * it; see write-coalescer.ts): everything
    * a connection is owed then leaves in one socket write. (Every update is stored before it gets
    * here, so waiting changes nothing for durability.)
    */
@@ -475,10 +477,9 @@ export class YjsTransport {
    * of the frames (nearly all of them) get the same concatenated Buffer; a sender gets the frames
    * minus its own.
    */
-  private flushRoom(room: Room, now = performance.now()): void {
+  private flushRoom(room: Room): number {
     const out = room.outbox;
-    if (out.length === 0) return; // flushed early (a reply or close went first), or the room emptied
-    room.lastFlushAt = now;
+    if (out.length === 0) return 0; // flushed early (a reply or close went first), or the room emptied
     room.outbox = [];
     let all: Buffer;
     let skips: Set<unknown> | undefined;
@@ -521,9 +522,9 @@ export class YjsTransport {
         messages += mine.length;
       }
     }
-    if (messages === 0) return;
     this.hot.yjsMessagesOut += messages;
     this.hot.yjsBytesOut += bytes;
+    return out.length;
   }
 
   private disconnect(conn: Conn, code: number, reason: string): void {
