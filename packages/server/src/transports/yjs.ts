@@ -149,7 +149,7 @@ export class YjsTransport {
   private readonly wss: WebSocketServer;
   private readonly conns = new Set<Conn>();
   private readonly rooms = new Map<string, Room>();
-  /** Schedules rooms' broadcast writes in flush rounds (write-coalescer.ts). */
+  /** Schedules rooms' broadcast writes: next tick, or the room's slot when a window is open (write-coalescer.ts). */
   private readonly flusher: Flusher<Room>;
   private readonly heartbeat: NodeJS.Timeout;
   private closing = false;
@@ -461,8 +461,8 @@ export class YjsTransport {
 
   /**
    * `broadcast` of an already framed message. Frames are queued on the room and written by
-   * `flushRoom` in the Flusher's next round (next tick unless the window or the adaptive gap holds
-   * it; see write-coalescer.ts): everything
+   * `flushRoom` on the next tick, or at the room's slot when a coalescing window is open
+   * (`docs.writeCoalesceMs`, or load: see write-coalescer.ts): everything
    * a connection is owed then leaves in one socket write. (Every update is stored before it gets
    * here, so waiting changes nothing for durability.)
    */
