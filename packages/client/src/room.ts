@@ -1,5 +1,5 @@
 import type { HistoryResult, JoinResult, Member, Origin, Position, Publication, ResultMap, ServerMessage } from '@aqueduct/protocol';
-import type { AqueductClient } from './client.js';
+import type { RoomConnection } from './connection.js';
 import { backoffDelay } from './backoff.js';
 import { Emitter } from './emitter.js';
 import { AqueductError } from './errors.js';
@@ -72,7 +72,7 @@ export class Room extends Emitter<RoomEvents> {
   private retryTimer?: ReturnType<typeof setTimeout>;
   private retries = 0;
 
-  constructor(private readonly client: AqueductClient, readonly name: string, private readonly options: RoomOptions) {
+  constructor(private readonly connection: RoomConnection, readonly name: string, private readonly options: RoomOptions) {
     super();
   }
 
@@ -116,7 +116,7 @@ export class Room extends Emitter<RoomEvents> {
     this.early = [];
     let result: JoinResult;
     try {
-      result = await this.client.request('join', body);
+      result = await this.connection.request('join', body);
     } catch (err) {
       if (generation !== this.generation) return;
       this.early = undefined;
@@ -128,7 +128,7 @@ export class Room extends Emitter<RoomEvents> {
         // RATE_LIMITED, UNAVAILABLE, INTERNAL: the same join may succeed later; keep the room and retry.
         clearTimeout(this.retryTimer);
         this.retryTimer = setTimeout(() => {
-          if (!this.left && !this.joined && this.client.ready) void this.join();
+          if (!this.left && !this.joined && this.connection.ready) void this.join();
         }, backoffDelay(this.retries++, { minDelayMs: 250, maxDelayMs: 10_000 }));
         // A pending retry must not keep a Node process alive after the client is closed.
         (this.retryTimer as { unref?: () => void }).unref?.();
@@ -227,27 +227,27 @@ export class Room extends Emitter<RoomEvents> {
    * it is queued and sent on reconnect with the same id, so it is published exactly once.
    */
   publish(data: unknown, options: { event?: string } = {}): Promise<ResultMap['pub']> {
-    return this.client._publish(this.name, data, options.event);
+    return this.connection.publish(this.name, data, options.event);
   }
 
   /** Volatile publish (cursors, typing): not stored, dropped first under load, lost while offline. Returns false if not sent. */
   publishVolatile(data: unknown, options: { event?: string } = {}): boolean {
-    return this.client._publishVolatile(this.name, data, options.event);
+    return this.connection.publishVolatile(this.name, data, options.event);
   }
 
   /** Asks the server for the member list. */
   async presence(): Promise<Member[]> {
-    const result = await this.client.request('presence', { room: this.name });
+    const result = await this.connection.request('presence', { room: this.name });
     return result.members;
   }
 
   history(options: { since?: Position; limit?: number } = {}): Promise<HistoryResult> {
-    return this.client.request('history', { room: this.name, ...options });
+    return this.connection.request('history', { room: this.name, ...options });
   }
 
   /** Sends a targeted signal (WebRTC offer/answer/candidate) to one client in this room. */
   async signal(to: string, payload: unknown): Promise<void> {
-    await this.client.request('signal', { room: this.name, to, payload });
+    await this.connection.request('signal', { room: this.name, to, payload });
   }
 
   /** Leaves the room; it is no longer re-joined. */
@@ -256,9 +256,9 @@ export class Room extends Emitter<RoomEvents> {
     clearTimeout(this.retryTimer);
     const wasJoined = this.joined;
     this.joined = false;
-    this.client._forgetRoom(this.name);
-    if (wasJoined && this.client.ready) {
-      try { await this.client.request('leave', { room: this.name }); } catch { /* connection gone: nothing to leave */ }
+    this.connection.forgetRoom(this.name);
+    if (wasJoined && this.connection.ready) {
+      try { await this.connection.request('leave', { room: this.name }); } catch { /* connection gone: nothing to leave */ }
     }
   }
 }

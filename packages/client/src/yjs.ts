@@ -1,3 +1,4 @@
+import { DocCloseCodes, isFinalDocClose } from '@aqueduct/protocol';
 import { WebsocketProvider } from 'y-websocket';
 import type { Awareness } from 'y-protocols/awareness';
 import type * as Y from 'yjs';
@@ -31,9 +32,9 @@ export interface DocProviderOptions {
   providerOptions?: PassThroughProviderOptions;
 }
 
-/** Close codes the server sends on `/yjs` for token problems (see the server's docs/yjs.md). */
-const TOKEN_EXPIRED = 4003;
-const AUTH_FAILED = 4401;
+/** Close codes the server sends on `/yjs` for token problems (PROTOCOL.md §Close codes of `/yjs`). */
+const TOKEN_EXPIRED = DocCloseCodes.TOKEN_EXPIRED.code;
+const AUTH_FAILED = DocCloseCodes.AUTH_FAILED.code;
 
 /** `https://h` -> `wss://h/yjs`; a URL already ending in `/yjs` is kept. */
 export function yjsBaseUrl(url: string): string {
@@ -74,7 +75,7 @@ export function createDocProvider(opts: DocProviderOptions): WebsocketProvider {
     WebSocketPolyfill: opts.WebSocketPolyfill as typeof WebSocket | undefined,
     // Like the stock rule (4400–4499 are final), except that a rejected token is worth another try
     // once we can fetch a new one.
-    shouldReconnect: (event: CloseEvent) => !(event.code >= 4400 && event.code < 4500) || (event.code === AUTH_FAILED && getToken !== undefined),
+    shouldReconnect: (event: CloseEvent) => !isFinalDocClose(event.code) || (event.code === AUTH_FAILED && getToken !== undefined),
   });
   let timer: ReturnType<typeof setTimeout> | undefined;
   let destroyed = false;

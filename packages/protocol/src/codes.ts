@@ -70,3 +70,43 @@ export function shouldReconnect(code: number): boolean {
   if (code === 1009 || code === 1008 || code === 1003 || code === 1002) return false;
   return true;
 }
+
+/**
+ * Close codes of `/yjs/:doc` (PROTOCOL.md §Close codes of `/yjs`). The stock y-websocket client stops
+ * reconnecting on 4400–4499 and retries on everything else, so permanent conditions use that range
+ * and transient ones reuse the Aqueduct codes it retries (4000–4006) or the standard 1011/1013.
+ */
+export const DocCloseCodes = {
+  /** Malformed frame, unknown message type, or an update/awareness message that was rejected. */
+  INVALID_MESSAGE: { code: 4400, reason: 'invalid message' },
+  /** Missing or invalid token. */
+  AUTH_FAILED: { code: 4401, reason: 'authentication failed' },
+  /** The token has no `sub` grant for this document. */
+  PERMISSION_DENIED: { code: 4403, reason: 'permission denied' },
+  /** Document or node at capacity, or the document could not be loaded / stored: retry later. */
+  TRY_AGAIN_LATER: { code: 1013, reason: 'try again later' },
+  TOKEN_EXPIRED: CloseCodes.TOKEN_EXPIRED,
+  SHUTDOWN: CloseCodes.SHUTDOWN,
+  SLOW_CONSUMER: CloseCodes.SLOW_CONSUMER,
+  AUTH_TIMEOUT: CloseCodes.AUTH_TIMEOUT,
+} as const satisfies Record<string, { code: number; reason: string }>;
+
+/** Whether the stock y-websocket client gives up on a `/yjs` close code (4400–4499 are final). */
+export function isFinalDocClose(code: number): boolean {
+  return code >= 4400 && code < 4500;
+}
+
+/**
+ * Close codes the SDK closes its own socket with (PROTOCOL.md §Close codes the SDK sends). The
+ * server only logs them; the SDK reports the same code in its `disconnected` event.
+ */
+export const ClientCloseCodes = {
+  /** `client.close()`: the standard normal closure. */
+  CLOSED: { code: 1000, reason: 'client closed' },
+  /** `client.reconnectNow()`: drop the socket and reconnect at once. */
+  RECONNECT: { code: CloseCodes.SHUTDOWN.code, reason: 'client reconnect' },
+  /** The token function failed: close and retry with backoff. */
+  TOKEN_UNAVAILABLE: { code: CloseCodes.SHUTDOWN.code, reason: 'token unavailable' },
+  /** Nothing (not even a ping) arrived for `serverSilenceMs`: the node or the network is gone. */
+  SERVER_SILENT: { code: CloseCodes.HEARTBEAT_TIMEOUT.code, reason: 'server silent' },
+} as const satisfies Record<string, { code: number; reason: string }>;
