@@ -1,4 +1,4 @@
-import { jsonCodec, msgpackCodec, type AuthResult, type Codec, type CodecName, type ResultMap } from '@aqueduct/protocol';
+import { ClientCloseCodes, jsonCodec, msgpackCodec, type AuthResult, type Codec, type CodecName, type ResultMap } from '@aqueduct/protocol';
 import type { BackoffOptions } from './backoff.js';
 import type { ConnectionState, DisconnectInfo, RoomConnection, WebSocketConstructor } from './connection.js';
 import { Emitter } from './emitter.js';
@@ -54,8 +54,10 @@ export class AqueductClient extends Emitter<ClientEvents> {
   private readonly urls: string[];
   private readonly link: SocketLink;
   private readonly outbox: Outbox;
-  private readonly rooms = new Map<string, Room>();
+  private readonly rooms = new Map<string, Room<unknown>>();
   private readonly connection: RoomConnection;
+  /** The final close's error, for rooms created after it (until a new connection). */
+  private lastClose?: AqueductError;
 
   constructor(private readonly options: ClientOptions) {
     super();
@@ -67,6 +69,7 @@ export class AqueductClient extends Emitter<ClientEvents> {
     this.link = new SocketLink({ ...options, urls: this.urls, codec: this.codec, WebSocket: WS }, {
       state: (state) => this.emit('state', state),
       connected: (info) => {
+        this.lastClose = undefined;
         this.emit('connected', info);
         // Resend unacknowledged publishes first, in their original order, with their original ids.
         this.outbox.resendAll();
@@ -74,7 +77,7 @@ export class AqueductClient extends Emitter<ClientEvents> {
       },
       dropped: () => { for (const room of this.rooms.values()) room._disconnected(); },
       disconnected: (info) => this.emit('disconnected', info),
-      final: ({ code, reason }) => this.outbox.failAll(new AqueductError('CLOSED', `connection closed: ${code} ${reason}`)),
+      final: ({ code, reason }) => this.closeAll(new AqueductError('CLOSED', `connection closed: ${code} ${reason}`, false, { closeCode: code, closeReason: reason })),
       message: (msg) => this.rooms.get(msg.room)?._receive(msg),
       error: (err) => this.emit('error', err),
     });
@@ -85,7 +88,10 @@ export class AqueductClient extends Emitter<ClientEvents> {
       get ready() { return link.ready; },
       get clientId() { return link.auth?.client; },
       request: (type, body) => link.request(type, body),
-      publish: (room, data, event) => outbox.publish(room, data, event),
+      // Closed for good: refuse at once rather than queue for a connection that will not come.
+      publish: (room, data, event) => this.link.state === 'closed'
+        ? Promise.reject(this.lastClose ?? new AqueductError('CLOSED', 'client is closed'))
+        : outbox.publish(room, data, event),
       publishVolatile: (room, data, event) => link.ready && link.sendFrame({ t: 'pub', id: link.nextId(), room, data, event, volatile: true }),
       forgetRoom: (name) => { this.rooms.delete(name); },
       http: () => this.http(),
@@ -125,8 +131,16 @@ export class AqueductClient extends Emitter<ClientEvents> {
   close(): void {
     this.link.close();
     this.outbox.stop();
-    this.outbox.failAll(new AqueductError('CLOSED', 'client closed'));
+    const { code, reason } = ClientCloseCodes.CLOSED;
+    this.closeAll(new AqueductError('CLOSED', reason, false, { closeCode: code, closeReason: reason }));
     this.link.markClosed();
+  }
+
+  /** A final close: queued publishes and rooms' `ready()` waiters reject with `err`. */
+  private closeAll(err: AqueductError): void {
+    this.lastClose = err;
+    this.outbox.failAll(err);
+    for (const room of this.rooms.values()) room._closed(err);
   }
 
   /** Drops the connection as if the network failed (tests, "reconnect now" buttons). */
@@ -139,16 +153,23 @@ export class AqueductClient extends Emitter<ClientEvents> {
     return this.link.request(type, body);
   }
 
-  /** Returns the room handle (created and joined on first use). */
-  room(name: string, options: RoomOptions = {}): Room {
+  /**
+   * Returns the room handle (created and joined on first use). `Msg` types the room's payloads:
+   * `publish(data: Msg)` and `message` events carry `Msg`. It is a compile-time contract between
+   * the app's publishers and subscribers; the SDK does not validate payloads at run time.
+   */
+  room<Msg = unknown>(name: string, options: RoomOptions = {}): Room<Msg> {
     let room = this.rooms.get(name);
     if (!room) {
-      room = new Room(this.connection, name, options);
+      room = new Room<unknown>(this.connection, name, options);
+      if (this.link.state === 'closed' && this.lastClose) room._closed(this.lastClose);
       this.rooms.set(name, room);
       if (this.ready) room._rejoin();
     }
-    return room;
+    return room as Room<Msg>;
   }
+
+
 
   /**
    * A WebRTC peer mesh over `room`: joins it as a mesh member and connects to every other mesh

@@ -14,9 +14,9 @@ export interface RoomOptions {
 }
 
 /** A delivered message: a stored publication, or a volatile one (no position). */
-export interface RoomMessage {
+export interface RoomMessage<Msg = unknown> {
   room: string;
-  data: unknown;
+  data: Msg;
   event?: string;
   from?: Origin;
   /** Absent for volatile messages. */
@@ -32,8 +32,8 @@ export interface ResetInfo {
   position: Position;
 }
 
-export interface RoomEvents {
-  message: (msg: RoomMessage) => void;
+export interface RoomEvents<Msg = unknown> {
+  message: (msg: RoomMessage<Msg>) => void;
   /** The room was (re)joined. `recovered` says whether every missed publication was delivered. */
   joined: (result: { recovered: boolean; rejoin: boolean; position: Position }) => void;
   /** Missed publications could not be recovered: reload the room's state. */
@@ -50,7 +50,7 @@ export interface RoomEvents {
  * reconnect. Deliveries at or below the last seen offset are dropped, so each publication is seen
  * once, in order.
  */
-export class Room extends Emitter<RoomEvents> {
+export class Room<Msg = unknown> extends Emitter<RoomEvents<Msg>> {
   private position?: Position;
   private joined = false;
   private joining = false;
@@ -58,6 +58,8 @@ export class Room extends Emitter<RoomEvents> {
   private everJoined = false;
   private memberMap = new Map<string, Member>();
   private joinWaiters: Array<{ resolve: () => void; reject: (e: AqueductError) => void }> = [];
+  /** Set by a final close of the connection (until the next connection): `ready()` rejects with it. */
+  private closedWith: AqueductError | undefined;
   /**
    * Room events that arrive while the join request is in flight. The server sends nothing for a room
    * before its join reply, but a reply and the live messages behind it can arrive in one read and be
@@ -90,14 +92,27 @@ export class Room extends Emitter<RoomEvents> {
     return [...this.memberMap.values()];
   }
 
-  /** Resolves once the room is joined (rejects if the join is refused). */
+  /**
+   * Resolves once the room is joined. Rejects if the join is refused (with the reply's code), or
+   * when the connection closes for good (`CLOSED`, with the close's `closeCode` and `closeReason`).
+   */
   ready(): Promise<void> {
     if (this.joined) return Promise.resolve();
+    if (this.closedWith) return Promise.reject(this.closedWith);
     return new Promise((resolve, reject) => this.joinWaiters.push({ resolve, reject }));
+  }
+
+  /** @internal The connection closed for good (no reconnect): waiters reject with `err`. */
+  _closed(err: AqueductError): void {
+    this._disconnected();
+    this.closedWith = err;
+    clearTimeout(this.retryTimer);
+    for (const w of this.joinWaiters.splice(0)) w.reject(err);
   }
 
   /** @internal Called on connect/reconnect. */
   _rejoin(): void {
+    this.closedWith = undefined;
     if (this.left || this.joining || this.options.autoJoin === false && !this.everJoined) return;
     void this.join();
   }
@@ -175,7 +190,7 @@ export class Room extends Emitter<RoomEvents> {
   private deliver(pub: Publication): void {
     if (this.position && pub.epoch === this.position.epoch && pub.offset <= this.position.offset) return;
     this.position = { epoch: pub.epoch, offset: pub.offset };
-    this.emit('message', { room: this.name, data: pub.data, event: pub.event, from: pub.from, epoch: pub.epoch, offset: pub.offset, volatile: false });
+    this.emit('message', { room: this.name, data: pub.data as Msg, event: pub.event, from: pub.from, epoch: pub.epoch, offset: pub.offset, volatile: false });
   }
 
   /** @internal */
@@ -187,7 +202,7 @@ export class Room extends Emitter<RoomEvents> {
     switch (msg.t) {
       case 'msg':
         if (msg.volatile) {
-          this.emit('message', { room: this.name, data: msg.data, event: msg.event, from: msg.from, volatile: true });
+          this.emit('message', { room: this.name, data: msg.data as Msg, event: msg.event, from: msg.from, volatile: true });
         } else {
           this.deliver(msg);
         }
@@ -226,12 +241,12 @@ export class Room extends Emitter<RoomEvents> {
    * Publishes a message. Resolves with its position once the server acknowledged it; while offline
    * it is queued and sent on reconnect with the same id, so it is published exactly once.
    */
-  publish(data: unknown, options: { event?: string } = {}): Promise<ResultMap['pub']> {
+  publish(data: Msg, options: { event?: string } = {}): Promise<ResultMap['pub']> {
     return this.connection.publish(this.name, data, options.event);
   }
 
   /** Volatile publish (cursors, typing): not stored, dropped first under load, lost while offline. Returns false if not sent. */
-  publishVolatile(data: unknown, options: { event?: string } = {}): boolean {
+  publishVolatile(data: Msg, options: { event?: string } = {}): boolean {
     return this.connection.publishVolatile(this.name, data, options.event);
   }
 
