@@ -1,4 +1,4 @@
-import { ClientCloseCodes, jsonCodec, msgpackCodec, type AuthResult, type Codec, type CodecName, type ResultMap } from '@aqueduct/protocol';
+import { ClientCloseCodes, jsonCodec, type AuthResult, type Codec, type ResultMap } from '@aqueduct/protocol';
 import type { BackoffOptions } from './backoff.js';
 import type { ConnectionState, DisconnectInfo, RoomConnection, WebSocketConstructor } from './connection.js';
 import { Emitter } from './emitter.js';
@@ -16,8 +16,11 @@ export interface ClientOptions {
   url: string | string[];
   /** A token, or a function that fetches one (called on every connect and before expiry). */
   token: string | (() => string | Promise<string>);
-  /** Wire codec. Default 'json'. */
-  codec?: CodecName;
+  /**
+   * Wire codec: `'json'` (default), or a codec object. For MessagePack pass `msgpackCodec` from
+   * `@aqueduct/client/msgpack` (a separate entry, so JSON-only bundles carry no msgpackr).
+   */
+  codec?: 'json' | Codec;
   /** WebSocket implementation; defaults to `globalThis.WebSocket` (pass `ws` on Node 20). */
   WebSocket?: WebSocketConstructor;
   reconnect?: BackoffOptions & { enabled?: boolean };
@@ -63,7 +66,7 @@ export class AqueductClient extends Emitter<ClientEvents> {
     super();
     this.urls = (Array.isArray(options.url) ? options.url : [options.url]).map(toWsUrl);
     if (this.urls.length === 0) throw new Error('at least one url is required');
-    this.codec = options.codec === 'msgpack' ? msgpackCodec : jsonCodec;
+    this.codec = pickCodec(options.codec);
     const WS = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (!WS) throw new Error('no WebSocket implementation: pass { WebSocket } (e.g. the ws package) on Node 20');
     this.link = new SocketLink({ ...options, urls: this.urls, codec: this.codec, WebSocket: WS }, {
@@ -205,4 +208,11 @@ function toWsUrl(url: string): string {
   if (u.protocol === 'https:') u.protocol = 'wss:';
   if (u.pathname === '/' || u.pathname === '') u.pathname = '/ws';
   return u.toString();
+}
+
+function pickCodec(codec: ClientOptions['codec']): Codec {
+  if (codec === undefined || codec === 'json') return jsonCodec;
+  if (typeof codec === 'object') return codec;
+  // JavaScript callers (and the pre-0.2 API) may still pass the name.
+  throw new Error(`codec ${JSON.stringify(codec)}: pass a codec object, e.g. import { msgpackCodec } from '@aqueduct/client/msgpack'`);
 }

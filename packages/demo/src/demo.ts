@@ -6,6 +6,7 @@
  * URL parameters: `?room=<name>` (default `lobby`), `?name=<display name>`.
  */
 import { AqueductClient, type WebSocketConstructor } from '@aqueduct/client';
+import { msgpackCodec } from '@aqueduct/client/msgpack';
 import { AnnouncementTicker } from './announcements.js';
 import { ChatPanel } from './chat-panel.js';
 import { ConnectionBadge } from './connection-badge.js';
@@ -55,7 +56,7 @@ async function main(): Promise<void> {
   youNode.textContent = identity.name;
   youNode.style.setProperty('--me-color', identity.color);
 
-  const client = new AqueductClient({ url: location.origin, token: () => tokens.token(), codec: 'msgpack', WebSocket: OnlineOnlyWebSocket });
+  const client = new AqueductClient({ url: location.origin, token: () => tokens.token(), codec: msgpackCodec, WebSocket: OnlineOnlyWebSocket });
   const badge = new ConnectionBadge(byId('connection-badge'), client);
   // The browser knows first when the network is gone: drop the socket rather than wait for the
   // heartbeat to time out, and reconnect at once when the network is back.

@@ -1,9 +1,11 @@
-import { Packr, Unpackr } from 'msgpackr';
-import { SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, type CodecName } from './messages.js';
+import { SUBPROTOCOL_JSON, type CodecName } from './messages.js';
 
 /**
  * A pure codec between message objects and frames. JSON frames are text; MessagePack frames are
  * binary. Both sides use the same codec for the whole connection (chosen by subprotocol).
+ *
+ * MessagePack lives in `codec-msgpack.ts`, so that a JSON-only browser bundle does not carry
+ * msgpackr (this package is `sideEffects: false`).
  */
 export interface Codec {
   readonly name: CodecName;
@@ -24,30 +26,3 @@ export const jsonCodec: Codec = {
   encode: (message) => JSON.stringify(message),
   decode: (frame) => JSON.parse(typeof frame === 'string' ? frame : textDecoder.decode(frame)),
 };
-
-// `useRecords: false` keeps the output plain MessagePack maps, readable by any MessagePack library;
-// `skipValues: [undefined]` omits absent fields as JSON does (msgpackr would otherwise write its
-// own extension type for `undefined`, which other MessagePack libraries cannot read).
-// (`skipValues` is a msgpackr option its type definitions do not list yet.)
-const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true, ...{ skipValues: [undefined] } });
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
-
-export const msgpackCodec: Codec = {
-  name: 'msgpack',
-  subprotocol: SUBPROTOCOL_MSGPACK,
-  binary: true,
-  encode: (message) => packr.pack(message),
-  decode: (frame) => {
-    if (typeof frame === 'string') throw new Error('text frame on a MessagePack connection');
-    return unpackr.unpack(frame);
-  },
-};
-
-export const codecs: Record<CodecName, Codec> = { json: jsonCodec, msgpack: msgpackCodec };
-
-/** Picks the codec for a subprotocol; undefined when unsupported. No subprotocol means JSON. */
-export function codecForSubprotocol(protocol: string | undefined): Codec | undefined {
-  if (!protocol || protocol === SUBPROTOCOL_JSON) return jsonCodec;
-  if (protocol === SUBPROTOCOL_MSGPACK) return msgpackCodec;
-  return undefined;
-}

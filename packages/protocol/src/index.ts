@@ -3,5 +3,7 @@ export * from './messages.js';
 export * from './position.js';
 export * from './room-name.js';
 export * from './codec.js';
+export * from './codec-msgpack.js';
+export * from './codecs.js';
 export * from './validate.js';
 export * from './sse.js';

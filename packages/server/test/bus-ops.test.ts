@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { AqueductClient, type DisconnectInfo, type RoomMessage, type WebSocketConstructor } from '@aqueduct/client';
+import { codecs } from '@aqueduct/protocol';
 import { signToken, spawnServer, type ServerProcess } from '@aqueduct/testkit';
 import { connectClient, rawSocket, startTestServer, until, type TestServer } from './helpers.js';
 
@@ -87,7 +88,7 @@ describe('room bus: SIGTERM drains cleanly', () => {
   test('clients get close 4000 (reconnect), the process exits 0, and every acknowledged publish was delivered', { timeout: 120_000 }, async () => {
     const token = await signToken(SECRET, { sub: 'u', rooms: { 'chat:*': ['sub', 'pub'] } });
     const make = (codec: 'json' | 'msgpack') => {
-      const c = new AqueductClient({ url: proc.url, token, codec, WebSocket: WebSocket as unknown as WebSocketConstructor, reconnect: { minDelayMs: 50, maxDelayMs: 200 } });
+      const c = new AqueductClient({ url: proc.url, token, codec: codecs[codec], WebSocket: WebSocket as unknown as WebSocketConstructor, reconnect: { minDelayMs: 50, maxDelayMs: 200 } });
       clients.push(c);
       return c;
     };

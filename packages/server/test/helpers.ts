@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { AqueductClient, type ClientOptions, type WebSocketConstructor } from '@aqueduct/client';
+import { codecs, type CodecName } from '@aqueduct/protocol';
 import { createServer, type AqueductServer, type ConfigInput } from '../src/index.js';
 
 export const TEST_SECRET = 'test-secret-0123456789abcdef';
@@ -41,9 +42,10 @@ export async function startTestServer(config: DeepPartial<ConfigInput> = {}): Pr
   };
 }
 
-/** An SDK client over the `ws` package. */
-export function connectClient(url: string, token: ClientOptions['token'], opts: Partial<ClientOptions> = {}): AqueductClient {
-  return new AqueductClient({ url, token, WebSocket: WebSocket as unknown as WebSocketConstructor, reconnect: { minDelayMs: 20, maxDelayMs: 300 }, ...opts });
+/** An SDK client over the `ws` package; `codec` may be given by name (the SDK takes the codec object). */
+export function connectClient(url: string, token: ClientOptions['token'], opts: Partial<Omit<ClientOptions, 'codec'>> & { codec?: CodecName } = {}): AqueductClient {
+  const { codec, ...rest } = opts;
+  return new AqueductClient({ url, token, WebSocket: WebSocket as unknown as WebSocketConstructor, reconnect: { minDelayMs: 20, maxDelayMs: 300 }, ...rest, codec: codecs[codec ?? 'json'] });
 }
 
 /** Resolves when `predicate` holds, polling on a short interval; rejects after `timeoutMs`. */
