@@ -18,12 +18,14 @@ const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 50);
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 400);
 
 interface Setting { name: string; sets: string[] }
-const SETTINGS: Setting[] = [
+const ALL_SETTINGS: Setting[] = [
   { name: 'off', sets: ['compression.enabled=false'] },
   { name: 'on, threshold 256 B, shared', sets: ['compression.enabled=true', 'compression.thresholdBytes=256'] },
   { name: 'on, threshold 0, shared', sets: ['compression.enabled=true', 'compression.thresholdBytes=0'] },
   { name: 'on, context takeover (per connection)', sets: ['compression.enabled=true', 'compression.thresholdBytes=0', 'compression.serverNoContextTakeover=false'] },
 ];
+/** `BENCH_REVERSE=1`: settings in reverse order (to see how much the order, i.e. machine load, moves the CPU figures). */
+const SETTINGS = process.env.BENCH_REVERSE === '1' ? [...ALL_SETTINGS].reverse() : ALL_SETTINGS;
 
 const WORDS = 'the a meeting tomorrow at ten please review pull request looks good to me can we ship it today thanks I think build failed again let me check logs sure coffee later'.split(' ');
 function sentence(i: number): string {
