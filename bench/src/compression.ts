@@ -25,7 +25,11 @@ const ALL_SETTINGS: Setting[] = [
   { name: 'on, context takeover (per connection)', sets: ['compression.enabled=true', 'compression.thresholdBytes=0', 'compression.serverNoContextTakeover=false'] },
 ];
 /** `BENCH_REVERSE=1`: settings in reverse order (to see how much the order, i.e. machine load, moves the CPU figures). */
-const SETTINGS = process.env.BENCH_REVERSE === '1' ? [...ALL_SETTINGS].reverse() : ALL_SETTINGS;
+const ORDERED = process.env.BENCH_REVERSE === '1' ? [...ALL_SETTINGS].reverse() : ALL_SETTINGS;
+/** `BENCH_SETTINGS=off,shared`: only the settings whose name contains one of these. */
+const SETTINGS = ORDERED.filter((s) => !process.env.BENCH_SETTINGS || process.env.BENCH_SETTINGS.split(',').some((x) => s.name.includes(x)));
+/** `BENCH_CASES=cursor`: only the cases whose payload name contains this (the Yjs cases: `Yjs`). */
+const only = (payload: string) => !process.env.BENCH_CASES || payload.includes(process.env.BENCH_CASES);
 
 const WORDS = 'the a meeting tomorrow at ten please review pull request looks good to me can we ship it today thanks I think build failed again let me check logs sure coffee later'.split(' ');
 function sentence(i: number): string {
@@ -42,6 +46,18 @@ function recording(sockets: WebSocket[]): WebSocketConstructor {
     constructor(url: string | URL, protocols?: string | string[]) {
       super(url, protocols);
       sockets.push(this);
+    }
+  } as unknown as WebSocketConstructor;
+}
+/**
+ * The publisher's WebSocket. `BENCH_CLIENT_COMPRESS_ALL=1`: it compresses every message, as
+ * browsers do (`ws` skips messages under 1 KiB when the server asks for client no context takeover).
+ */
+function publisherWs(): WebSocketConstructor {
+  if (process.env.BENCH_CLIENT_COMPRESS_ALL !== '1') return WebSocket as unknown as WebSocketConstructor;
+  return class extends WebSocket {
+    constructor(url: string | URL, protocols?: string | string[]) {
+      super(url, protocols, { perMessageDeflate: { threshold: 0 } });
     }
   } as unknown as WebSocketConstructor;
 }
@@ -66,7 +82,7 @@ async function busCase(srv: ServerProcess, setting: string, kind: 'chat' | 'curs
   const rooms = subs.map((c) => c.room(room));
   for (const r of rooms) r.on('message', () => { got++; });
   await Promise.all(rooms.map((r) => r.ready()));
-  const pub = new AqueductClient({ url: srv.url, token, codec, WebSocket: WebSocket as unknown as WebSocketConstructor });
+  const pub = new AqueductClient({ url: srv.url, token, codec, WebSocket: publisherWs() });
   const pr = pub.room(`${room}`);
   await pr.ready();
   const make = kind === 'chat' ? chat : cursor;
@@ -122,14 +138,14 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   for (const s of SETTINGS) {
     const srv = await spawnServer({
-      env: { AQUEDUCT_JWT_SECRET: SECRET, AQUEDUCT_LOG_LEVEL: 'info' },
+      env: { AQUEDUCT_JWT_SECRET: SECRET, AQUEDUCT_LOG_LEVEL: 'info', NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS },
       args: ['--set', 'namespaces.bench.publishRatePerSec=1000000', '--set', 'namespaces.bench.publishBurst=1000000', ...s.sets.flatMap((kv) => ['--set', kv])],
     });
     try {
       // Warm-up (JIT, tsx) before the measured cases.
       await busCase(srv, s.name, 'chat', 'json');
-      for (const kind of ['chat', 'cursor'] as const) for (const codec of ['json', 'msgpack'] as const) rows.push(await busCase(srv, s.name, kind, codec));
-      for (const kind of ['typing', 'paste'] as const) rows.push(await yjsCase(srv, s.name, kind));
+      for (const kind of ['chat', 'cursor'] as const) for (const codec of ['json', 'msgpack'] as const) if (only(kind)) rows.push(await busCase(srv, s.name, kind, codec));
+      for (const kind of ['typing', 'paste'] as const) if (only(`Yjs ${kind}`)) rows.push(await yjsCase(srv, s.name, kind));
       const rss = sampleProcess(srv.pid).rssBytes;
       console.error(`${s.name}: done, server RSS ${(rss / 1048576).toFixed(1)} MB`);
     } finally {

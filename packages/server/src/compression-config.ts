@@ -5,8 +5,12 @@ import { z } from 'zod';
  * connection: a client that does not offer the extension gets uncompressed frames.
  */
 export const compressionSchema = z.object({
-  /** Offer/accept permessage-deflate on `/ws` and `/yjs/:doc`. */
-  enabled: z.boolean().default(true),
+  /**
+   * Accept permessage-deflate on `/ws` and `/yjs/:doc`. Off by default: clients (browsers) compress
+   * every message they send, and inflating one costs the server more CPU than fanning it out
+   * (BENCHMARKS.md §Compression; README §Compression).
+   */
+  enabled: z.boolean().default(false),
   /** Messages the server sends below this size (payload bytes) are sent uncompressed. */
   thresholdBytes: z.number().int().min(0).default(256),
   /**
@@ -16,8 +20,12 @@ export const compressionSchema = z.object({
    * `2^(serverMaxWindowBits+2) + 2^(memLevel+9)` bytes of zlib state per connection).
    */
   serverNoContextTakeover: z.boolean().default(true),
-  /** Ask clients to reset their compressor after every message (the server's inflater then keeps no history between messages). */
-  clientNoContextTakeover: z.boolean().default(false),
+  /**
+   * Tell clients to reset their compressor after every message: the server's inflater keeps no
+   * history between messages, and clients that skip small messages when they may (`ws`: below
+   * 1 KiB) send them uncompressed, sparing the server an inflate per small message (BENCHMARKS.md §Compression).
+   */
+  clientNoContextTakeover: z.boolean().default(true),
   /** LZ77 window of the server's compressor, in bits (9–15). Unset: 15, or smaller if the client asks. */
   serverMaxWindowBits: z.number().int().min(9).max(15).optional(),
   /**

@@ -67,7 +67,7 @@ describe('permessage-deflate: shared frame compression', () => {
 
 describe('permessage-deflate on /ws', () => {
   let ts: TestServer;
-  before(async () => { ts = await startTestServer(); });
+  before(async () => { ts = await startTestServer({ compression: { enabled: true } }); });
   after(async () => { await ts.close(); });
 
   for (const codec of ['json', 'msgpack'] as const) {
@@ -104,7 +104,7 @@ describe('permessage-deflate on /ws', () => {
   }
 
   test('server context takeover: each connection compresses on its own, deliveries intact', async () => {
-    const ts2 = await startTestServer({ compression: { serverNoContextTakeover: false, thresholdBytes: 0 } });
+    const ts2 = await startTestServer({ compression: { enabled: true, serverNoContextTakeover: false, thresholdBytes: 0 } });
     try {
       const zs: WebSocket[] = [];
       const token = await ts2.token('u', { 'chat:*': ['sub', 'pub'] });
@@ -128,8 +128,8 @@ describe('permessage-deflate on /ws', () => {
     }
   });
 
-  test('off: no extension is negotiated', async () => {
-    const ts2 = await startTestServer({ compression: { enabled: false } });
+  test('off (the default): no extension is negotiated', async () => {
+    const ts2 = await startTestServer();
     try {
       const ws = new WebSocket(ts2.wsUrl, 'aqueduct.json.v1');
       await once(ws, 'open');
@@ -174,7 +174,7 @@ describe('permessage-deflate on /ws', () => {
 
 describe('permessage-deflate on /yjs with the stock y-websocket client', () => {
   let ds: DocsTestServer;
-  before(async () => { ds = await startDocsServer({ docs: { maxMessageBytes: 64 * 1024 } }); });
+  before(async () => { ds = await startDocsServer({ docs: { maxMessageBytes: 64 * 1024 }, compression: { enabled: true } }); });
   after(async () => { await ds.close(); });
 
   function provider(doc: string, token: string, sockets: WebSocket[], deflate: boolean) {

@@ -55,7 +55,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       AQUEDUCT_SET: [
         'namespaces.soak.historySize=200000', 'namespaces.soak.historyTtlMs=3600000',
         'namespaces.soak.publishRatePerSec=100000', 'namespaces.soak.publishBurst=100000',
-        'limits.outboundQueueBytes=262144',
+        'limits.outboundQueueBytes=262144', 'compression.enabled=true', // fuzz and soak with compression negotiated (by some clients)
       ].join(';'),
     },
     keepLines: 2000,
