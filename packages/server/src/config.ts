@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { compressionSchema } from './compression-config.js';
 
 /**
  * Server configuration. Sources, later wins: built-in defaults, config file (`--config` /
@@ -246,6 +247,8 @@ const configSchema = z.object({
   }).strict().prefault({}),
   /** Collaborative documents (`/yjs/:doc`, `/api/docs/*`); see README §Collaborative documents. */
   docs: docsSchema.prefault({}),
+  /** permessage-deflate on `/ws` and `/yjs/:doc`; see README §Compression. */
+  compression: compressionSchema.prefault({}),
 }).strict();
 
 export type Config = z.infer<typeof configSchema>;

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
@@ -10,7 +11,8 @@ import { connectClient, startTestServer, until, type TestServer } from './helper
  * first; the other subscribers receive everything; the slow one recovers from history afterwards.
  */
 const OUTBOUND = 256 * 1024;
-const PAYLOAD = 'x'.repeat(16 * 1024);
+/** Incompressible (random base64), so that permessage-deflate does not shrink what fills the queue. */
+const PAYLOAD = randomBytes(12 * 1024).toString('base64');
 /** Reliable publications in phase 2: 5 MiB. */
 const RELIABLE = 320;
 

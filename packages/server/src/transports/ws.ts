@@ -6,6 +6,7 @@ import { CloseCodes, codecForSubprotocol, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK,
 import { Session, type SessionDeps } from '../session.js';
 import { frameFor } from './ws-frame.js';
 import { Flusher } from '../write-coalescer.js';
+import { FrameDeflater, negotiatedCompression, perMessageDeflateOptions, type WireCompression } from './ws-deflate.js';
 import type { Transport } from '../transport.js';
 
 /** How long a closing connection may take to complete the close handshake before it is cut. */
@@ -44,8 +45,12 @@ export class WsTransport implements Transport {
   readonly flushPhase: number;
   flushSample = -1;
 
-  constructor(private readonly ws: WebSocket, readonly codec: Codec, private readonly flusher: Flusher) {
+  /** permessage-deflate as negotiated (ws-deflate.ts); 'none' without a deflater. */
+  private readonly wire: WireCompression;
+
+  constructor(private readonly ws: WebSocket, readonly codec: Codec, private readonly flusher: Flusher, private readonly deflater?: FrameDeflater) {
     this.socket = (ws as unknown as { _socket: Socket })._socket;
+    this.wire = deflater ? negotiatedCompression(ws) : { mode: 'none' };
     this.flushPhase = flusher.nextPhase();
   }
 
@@ -55,10 +60,14 @@ export class WsTransport implements Transport {
 
   write(payload: Buffer, urgent = false): void {
     if (this.closing || this.ws.readyState !== 1) return;
-    // Frames go straight to the socket, bypassing ws's Sender: safe because permessage-deflate is
-    // off (the Sender then never holds frames back), and ws itself only writes control frames,
-    // which `close` orders after the queue.
-    const frame = serverFrame(payload, this.codec.binary);
+    // Frames go straight to the socket, bypassing ws's Sender: safe because the Sender then never
+    // compresses (so never holds frames back), and ws itself only writes control frames, which
+    // `close` orders after the queue. With server context takeover the Sender compresses for this
+    // connection alone and every data frame goes through it (queued here as the bare payload).
+    const wire = this.wire;
+    const frame = wire.mode === 'per-connection' ? payload
+      : wire.mode === 'shared' ? this.deflater!.frame(serverFrame(payload, this.codec.binary), wire.windowBits)
+      : serverFrame(payload, this.codec.binary);
     if (this.queue.length === 0 || (urgent && !this.urgentQueued)) {
       // A transport may sit in both of the Flusher's sets; whichever drains first writes the queue.
       this.flusher.add(this, urgent);
@@ -76,7 +85,10 @@ export class WsTransport implements Transport {
     if (frames === 0) return 0;
     const bytes = this.queuedBytes;
     this.queuedBytes = 0;
-    if (this.ws.readyState === 1) this.socket.write(queue.length === 1 ? queue[0] : Buffer.concat(queue, bytes));
+    if (this.ws.readyState === 1) {
+      if (this.wire.mode === 'per-connection') for (const p of queue) this.ws.send(p, { binary: this.codec.binary });
+      else this.socket.write(queue.length === 1 ? queue[0] : Buffer.concat(queue, bytes));
+    }
     queue.length = 0; // the array is reused; the socket holds the written Buffer, not the array
     return frames;
   }
@@ -116,14 +128,16 @@ export interface WsBusOptions {
 export class WsBus {
   private readonly wss: WebSocketServer;
   private readonly flusher: Flusher;
+  private readonly deflater?: FrameDeflater;
 
   constructor(private readonly options: WsBusOptions) {
     const { limits } = options.deps.config;
     this.flusher = new Flusher({ windowMs: limits.writeCoalesceMs, writeShare: limits.writeShare, maxGapMs: limits.writeMaxGapMs });
+    if (options.deps.config.compression.enabled) this.deflater = new FrameDeflater(options.deps.config.compression);
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: limits.maxMessageBytes,
-      perMessageDeflate: false,
+      perMessageDeflate: perMessageDeflateOptions(options.deps.config.compression),
       clientTracking: false,
       handleProtocols: (protocols) => {
         if (protocols.has(SUBPROTOCOL_MSGPACK) && !protocols.has(SUBPROTOCOL_JSON)) return SUBPROTOCOL_MSGPACK;
@@ -149,7 +163,7 @@ export class WsBus {
       return;
     }
     (ws as unknown as { _socket: Socket })._socket.setNoDelay(true);
-    const session = new Session(new WsTransport(ws, codec, this.flusher), deps);
+    const session = new Session(new WsTransport(ws, codec, this.flusher, this.deflater), deps);
     deps.metrics.connections.labels('ws').inc();
     deps.metrics.connectionsTotal.labels('ws').inc();
     this.options.onSession(session);

@@ -16,6 +16,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { Flusher } from '../write-coalescer.js';
 import { binaryFrame, binaryFrameFor, framePayloadBytes } from './ws-frame.js';
+import { FrameDeflater, negotiatedCompression, NO_COMPRESSION, perMessageDeflateOptions, sendBinary, writeFrames, type WireCompression } from './ws-deflate.js';
 
 /** y-websocket message types (first varuint of every frame). */
 export const MessageType = { sync: 0, awareness: 1, auth: 2, queryAwareness: 3 } as const;
@@ -49,6 +50,8 @@ interface Conn {
   ws: WebSocket;
   /** The upgraded socket under `ws`: broadcasts write pre-encoded frames to it (see ws-frame.ts). */
   socket: Duplex;
+  /** permessage-deflate as negotiated (ws-deflate.ts). */
+  wire: WireCompression;
   doc: string;
   state: 'opening' | 'open' | 'closed';
   user?: User;
@@ -155,10 +158,12 @@ export class YjsTransport {
   private closing = false;
   /** Plain tallies folded into the labelled counters when metrics are read (no label lookup per message). */
   private readonly hot: Metrics['hot'];
+  private readonly deflater?: FrameDeflater;
 
   constructor(private readonly deps: YjsTransportDeps) {
-    // No permessage-deflate: broadcasts write pre-encoded frames straight to the sockets.
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: deps.config.docs.maxMessageBytes, perMessageDeflate: false });
+    // Broadcasts write pre-encoded (and, with permessage-deflate, pre-compressed) frames straight to the sockets.
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: deps.config.docs.maxMessageBytes, perMessageDeflate: perMessageDeflateOptions(deps.config.compression) });
+    if (deps.config.compression.enabled) this.deflater = new FrameDeflater(deps.config.compression);
     this.hot = deps.metrics.hot;
     const { limits } = deps.config;
     this.flusher = new Flusher<Room>({ windowMs: deps.config.docs.writeCoalesceMs, writeShare: limits.writeShare, maxGapMs: limits.writeMaxGapMs });
@@ -178,7 +183,7 @@ export class YjsTransport {
 
   private onConnection(ws: WebSocket, socket: Duplex, req: IncomingMessage, doc: string): void {
     const { metrics, config } = this.deps;
-    const conn: Conn = { ws, socket, doc, state: 'opening', canWrite: false, awarenessIds: new Set(), pending: [], pendingBytes: 0, toldReadOnly: false, inflight: 0, paused: false, alive: true, timers: [] };
+    const conn: Conn = { ws, socket, wire: this.deflater ? negotiatedCompression(ws) : NO_COMPRESSION, doc, state: 'opening', canWrite: false, awarenessIds: new Set(), pending: [], pendingBytes: 0, toldReadOnly: false, inflight: 0, paused: false, alive: true, timers: [] };
     this.conns.add(conn);
     metrics.connections.inc({ transport: 'yjs' });
     metrics.connectionsTotal.inc({ transport: 'yjs' });
@@ -448,7 +453,7 @@ export class YjsTransport {
     if (!this.writable(conn)) return;
     this.hot.yjsMessagesOut++;
     this.hot.yjsBytesOut += data.byteLength;
-    conn.ws.send(data, { binary: true });
+    sendBinary(conn, data, this.deflater);
   }
 
   /**
@@ -482,6 +487,8 @@ export class YjsTransport {
     if (out.length === 0) return 0; // flushed early (a reply or close went first), or the room emptied
     room.outbox = [];
     let all: Buffer;
+    const wires = out.map((f) => f.wire);
+    const memo = new Map<number, Buffer>();
     let skips: Set<unknown> | undefined;
     let payloadBytes = 0;
     if (out.length === 1) {
@@ -489,9 +496,7 @@ export class YjsTransport {
       payloadBytes = framePayloadBytes(all);
     } else {
       skips = new Set();
-      const wires: Buffer[] = [];
       for (const f of out) {
-        wires.push(f.wire);
         skips.add(f.except);
         payloadBytes += framePayloadBytes(f.wire);
       }
@@ -503,11 +508,11 @@ export class YjsTransport {
       if (!this.writable(c)) continue;
       if (skips === undefined) {
         if (c === out[0].except) continue;
-        c.socket.write(all);
+        writeFrames(c, wires, all, this.deflater, memo);
         messages++;
         bytes += payloadBytes;
       } else if (!skips.has(c)) {
-        c.socket.write(all);
+        writeFrames(c, wires, all, this.deflater, memo);
         messages += out.length;
         bytes += payloadBytes;
       } else {
@@ -518,7 +523,7 @@ export class YjsTransport {
           bytes += framePayloadBytes(f.wire);
         }
         if (mine.length === 0) continue;
-        c.socket.write(mine.length === 1 ? mine[0] : Buffer.concat(mine));
+        writeFrames(c, mine, undefined, this.deflater);
         messages += mine.length;
       }
     }
