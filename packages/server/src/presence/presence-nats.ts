@@ -77,10 +77,13 @@ export class NatsPresence implements Presence {
     });
     this.timer = setInterval(() => { void this.heartbeat(); }, this.heartbeatMs);
     this.timer.unref();
+    // Connect at once, so that health (/readyz) is true before the first member joins.
+    this.link.whenOpen().catch(() => undefined);
   }
 
+  /** Right after start, waits (bounded) for the first connection instead of failing at once. */
   private connected(): Promise<void> {
-    this.started ??= this.link.open(this.link.health().ok ? 0 : 5000);
+    this.started ??= this.link.open(5000);
     return this.started;
   }
 
