@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { compressionSchema } from './compression-config.js';
+import { natsSchema } from './broker/nats-config.js';
 
 /**
  * Server configuration. Sources, later wins: built-in defaults, config file (`--config` /
@@ -200,7 +201,14 @@ const configSchema = z.object({
     maxInfoBytes: z.number().int().min(0).default(1024),
   }).strict().prefault({}),
   namespaces: z.record(z.string(), namespaceSchema.partial()).default({}),
+  /** One Redis URL, or several comma-separated: rooms are spread over them (README §Brokers). */
   redisUrl: z.string().optional(),
+  /** NATS server URL(s), comma-separated; selects the NATS JetStream broker and presence. */
+  natsUrl: z.string().optional(),
+  /** Broker and presence: by default `nats` when `natsUrl` is set, else `redis` when `redisUrl` is, else `memory`. */
+  broker: z.enum(['memory', 'redis', 'nats']).optional(),
+  /** NATS JetStream broker and presence. See README §Brokers. */
+  nats: natsSchema,
   databaseUrl: z.string().optional(),
   /** Redis broker and presence (used when `redisUrl` is set). See README §Redis: broker and presence. */
   redis: z.object({
@@ -218,6 +226,8 @@ const configSchema = z.object({
     presenceHeartbeatMs: z.number().int().min(100).default(5000),
     /** A node whose heartbeat is older than this is dead; its presence entries vanish (default 3 heartbeats). */
     presenceTtlMs: z.number().int().min(300).default(15_000),
+    /** `redisUrl` names seed nodes of one Redis Cluster instead of independent shards. */
+    cluster: z.boolean().default(false),
   }).strict().prefault({}),
   /** PostgreSQL document store (used when `databaseUrl` is set). See README §Running a cluster. */
   postgres: z.object({
@@ -332,6 +342,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Json {
     ['AQUEDUCT_JWT_ISSUER', 'jwt.issuer', String],
     ['AQUEDUCT_JWT_AUDIENCE', 'jwt.audience', String],
     ['REDIS_URL', 'redisUrl', String],
+    ['REDIS_URLS', 'redisUrl', String],
+    ['REDIS_CLUSTER', 'redis.cluster', (s) => s === '1' || s === 'true'],
+    ['AQUEDUCT_REDIS_MODE', 'redis.cluster', (s) => s === 'cluster'],
+    ['NATS_URL', 'natsUrl', String],
+    ['AQUEDUCT_BROKER', 'broker', String],
     ['DATABASE_URL', 'databaseUrl', String],
     ['AQUEDUCT_TURN_SECRET', 'turn.secret', String],
     ['AQUEDUCT_TURN_URLS', 'turn.urls', list],

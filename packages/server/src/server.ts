@@ -5,7 +5,6 @@ import type { Duplex } from 'node:stream';
 import { CloseCodes, isValidRoomName } from '@aqueduct/protocol';
 import { Authenticator } from './auth/auth.js';
 import type { Broker, PublishOutcome } from './broker/broker.js';
-import { MemoryBroker } from './broker/broker-memory.js';
 import { loadConfig, parseConfig, type Config, type ConfigInput } from './config.js';
 import { Hub, type ServerPublishOptions } from './hub.js';
 import { HttpError, sendError } from './http-util.js';
@@ -14,7 +13,6 @@ import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { opsModule } from './transports/ops.js';
 import type { Presence } from './presence/presence.js';
-import { MemoryPresence } from './presence/presence-memory.js';
 import type { Session } from './session.js';
 import { WsBus } from './transports/ws.js';
 import type { InstallDocsOptions } from './docs/install.js';
@@ -282,8 +280,8 @@ export async function createServer(options: CreateServerOptions = {}): Promise<A
   // The node id is fixed before the backends start: Redis presence entries belong to it.
   const config: Config = { ...parsed, nodeId: parsed.nodeId ?? randomBytes(4).toString('hex') };
   const logger = options.logger ?? createLogger(config.logLevel);
-  const broker = options.broker ?? (config.redisUrl ? await redisBroker(config, logger) : new MemoryBroker({ maxRooms: config.limits.maxRooms, maxIdempotencyKeysPerRoom: config.limits.maxIdempotencyKeysPerRoom }));
-  const presence = options.presence ?? (config.redisUrl ? await redisPresence(config, logger) : new MemoryPresence());
+  const { createBackends } = await import('./backends.js');
+  const { broker, presence } = await createBackends(config, logger, options);
   const server = new AqueductServer({ ...options, config, logger }, broker, presence);
   const { installBuiltinModules } = await import('./modules.js');
   await installBuiltinModules(server);
@@ -305,17 +303,3 @@ export function validatedConfig(config: Config): Config {
 }
 
 export { loadConfig };
-
-// Loaded on demand so single-node deployments never load ioredis.
-const REDIS_BROKER = './broker/broker-redis.js';
-const REDIS_PRESENCE = './presence/presence-redis.js';
-
-async function redisBroker(config: Config, logger: Logger): Promise<Broker> {
-  const mod = (await import(REDIS_BROKER)) as { RedisBroker: new (opts: { url: string; logger: Logger; config: Config }) => Broker };
-  return new mod.RedisBroker({ url: config.redisUrl as string, logger, config });
-}
-
-async function redisPresence(config: Config, logger: Logger): Promise<Presence> {
-  const mod = (await import(REDIS_PRESENCE)) as { RedisPresence: new (opts: { url: string; logger: Logger; config: Config; nodeId?: string }) => Presence };
-  return new mod.RedisPresence({ url: config.redisUrl as string, logger, config, nodeId: config.nodeId });
-}

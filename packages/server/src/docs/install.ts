@@ -71,7 +71,9 @@ export async function configuredDocBackends(server: AqueductServer, opts: Instal
   }
   if (!out.bus && server.config.redisUrl) {
     const { RedisDocBus } = await import('./doc-bus-redis.js');
-    out.bus = new RedisDocBus({ url: server.config.redisUrl, logger: server.logger, config: server.config });
+    // With several Redis shards, document updates travel over the first one (README §Brokers).
+    const { splitUrls } = await import('../broker/shard-ring.js');
+    out.bus = new RedisDocBus({ url: splitUrls(server.config.redisUrl)[0], logger: server.logger, config: server.config });
   }
   return out;
 }
