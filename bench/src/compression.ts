@@ -10,6 +10,7 @@ import WebSocket from 'ws';
 import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
 import { AqueductClient, type WebSocketConstructor } from '@aqueduct/client';
+import { msgpackCodec } from '@aqueduct/client/msgpack';
 import { signToken, spawnServer, type ServerProcess } from '@aqueduct/testkit';
 import { sampleProcess } from './measure.js';
 
@@ -77,12 +78,12 @@ async function busCase(srv: ServerProcess, setting: string, kind: 'chat' | 'curs
   const token = await signToken(SECRET, { sub: 'bench', rooms: { 'bench:*': ['sub', 'pub'] } });
   const sockets: WebSocket[] = [];
   const room = `bench:${kind}-${codec}`;
-  const subs = Array.from({ length: SUBSCRIBERS }, () => new AqueductClient({ url: srv.url, token, codec, WebSocket: recording(sockets) }));
+  const subs = Array.from({ length: SUBSCRIBERS }, () => new AqueductClient({ url: srv.url, token, codec: codec === 'msgpack' ? msgpackCodec : 'json', WebSocket: recording(sockets) }));
   let got = 0;
   const rooms = subs.map((c) => c.room(room));
   for (const r of rooms) r.on('message', () => { got++; });
   await Promise.all(rooms.map((r) => r.ready()));
-  const pub = new AqueductClient({ url: srv.url, token, codec, WebSocket: publisherWs() });
+  const pub = new AqueductClient({ url: srv.url, token, codec: codec === 'msgpack' ? msgpackCodec : 'json', WebSocket: publisherWs() });
   const pr = pub.room(`${room}`);
   await pr.ready();
   const make = kind === 'chat' ? chat : cursor;

@@ -10,6 +10,7 @@ import WebSocket from 'ws';
 import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
 import { AqueductClient, type WebSocketConstructor } from '@aqueduct/client';
+import { msgpackCodec } from '@aqueduct/client/msgpack';
 import { ChaosProxy } from '@aqueduct/testkit';
 
 export interface ChurnOptions {
@@ -75,7 +76,7 @@ export async function churnSoak(o: ChurnOptions): Promise<ChurnCounts> {
   for (let i = 0; i < 5; i++) {
     const slow = i === 4;
     const client = new AqueductClient({
-      url: slow ? o.url : proxyUrl, token: () => o.token(`sub-${i}`), codec: i % 2 ? 'msgpack' : 'json',
+      url: slow ? o.url : proxyUrl, token: () => o.token(`sub-${i}`), codec: i % 2 ? msgpackCodec : 'json',
       WebSocket: recordingWs(slow ? slowSockets : [], i % 3 !== 0), ...opts,
     });
     const got = new Map<string, Set<string>>(ROOMS.map((r) => [r, new Set()]));
@@ -106,7 +107,7 @@ export async function churnSoak(o: ChurnOptions): Promise<ChurnCounts> {
   // Publishers: a few publishes in flight each; every ack is recorded.
   for (let p = 0; p < 2; p++) {
     tasks.push((async () => {
-      const client = new AqueductClient({ url: proxyUrl, token: () => o.token(`pub-${p}`), codec: p ? 'msgpack' : 'json', WebSocket: recordingWs([], p === 0), ...opts });
+      const client = new AqueductClient({ url: proxyUrl, token: () => o.token(`pub-${p}`), codec: p ? msgpackCodec : 'json', WebSocket: recordingWs([], p === 0), ...opts });
       let n = 0;
       const inflight = new Set<Promise<void>>();
       while (running) {
@@ -131,7 +132,7 @@ export async function churnSoak(o: ChurnOptions): Promise<ChurnCounts> {
     tasks.push((async () => {
       let k = 0;
       while (running) {
-        const client = new AqueductClient({ url: Math.random() < 0.5 ? proxyUrl : o.url, token: () => o.token(`churn-${c}-${k}`), codec: Math.random() < 0.5 ? 'json' : 'msgpack', WebSocket: recordingWs([], Math.random() < 0.5), ...opts });
+        const client = new AqueductClient({ url: Math.random() < 0.5 ? proxyUrl : o.url, token: () => o.token(`churn-${c}-${k}`), codec: Math.random() < 0.5 ? 'json' : msgpackCodec, WebSocket: recordingWs([], Math.random() < 0.5), ...opts });
         counts.churnConnections++;
         try {
           const room = client.room(pick(ROOMS));
