@@ -30,6 +30,9 @@ export function natsUnavailable(err: unknown): BrokerUnavailableError {
   return e;
 }
 
+/** Longest wait for a drain on close before the connection is closed outright. */
+const CLOSE_DRAIN_MS = 2000;
+
 /**
  * One NATS connection that keeps reconnecting forever and fails fast while it is down: `parts()`
  * throws `BrokerUnavailableError` at once instead of letting requests wait for the reconnect.
@@ -126,8 +129,18 @@ export class NatsLink {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    const wasUp = this.up;
     this.up = false;
     const nc = this.current?.nc;
-    if (nc) await nc.drain().catch(() => nc.close());
+    if (!nc) return;
+    // Drain flushes to the server; while it is unreachable a drain would wait for a reconnect that
+    // may never come, so close at once then, and bound the drain otherwise (CLOSE_DRAIN_MS).
+    if (!wasUp) { await nc.close().catch(() => undefined); return; }
+    let timer: NodeJS.Timeout | undefined;
+    const drained = nc.drain().catch(() => undefined);
+    const timeout = new Promise<void>((r) => { timer = setTimeout(r, CLOSE_DRAIN_MS); });
+    await Promise.race([drained, timeout]);
+    clearTimeout(timer);
+    if (!nc.isClosed()) await nc.close().catch(() => undefined);
   }
 }
