@@ -6,15 +6,15 @@ import { CloseCodes, isValidRoomName } from '@aqueduct/protocol';
 import { Authenticator } from './auth/auth.js';
 import type { Broker, PublishOutcome } from './broker/broker.js';
 import { loadConfig, parseConfig, type Config, type ConfigInput } from './config.js';
-import { Hub, type ServerPublishOptions } from './hub.js';
-import { HttpError, sendError } from './http-util.js';
-import type { HttpModule } from './http-module.js';
+import { Hub, type ServerPublishOptions } from './core/hub.js';
+import { HttpError, sendError } from './http/http-util.js';
+import type { HttpModule } from './http/http-module.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
-import { opsModule } from './transports/ops.js';
+import { opsModule } from './http/ops.js';
 import type { Presence } from './presence/presence.js';
-import type { Session } from './session.js';
-import { WsBus } from './transports/ws.js';
+import type { Session } from './core/session.js';
+import { WsBus } from './ws/ws.js';
 import type { InstallDocsOptions } from './docs/install.js';
 
 export interface CreateServerOptions {
@@ -280,10 +280,10 @@ export async function createServer(options: CreateServerOptions = {}): Promise<A
   // The node id is fixed before the backends start: Redis presence entries belong to it.
   const config: Config = { ...parsed, nodeId: parsed.nodeId ?? randomBytes(4).toString('hex') };
   const logger = options.logger ?? createLogger(config.logLevel);
-  const { createBackends } = await import('./backends.js');
+  const { createBackends } = await import('./cluster/backends.js');
   const { broker, presence } = await createBackends(config, logger, options);
   const server = new AqueductServer({ ...options, config, logger }, broker, presence);
-  const { installBuiltinModules } = await import('./modules.js');
+  const { installBuiltinModules } = await import('./node.js');
   await installBuiltinModules(server);
   for (const install of installers) await install(server);
   await server.start();

@@ -2,7 +2,7 @@ import type { Counter, Gauge } from 'prom-client';
 import type { Broker } from '../broker/broker.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import type { Hub } from '../hub.js';
+import type { Hub } from '../core/hub.js';
 
 /** One sample of a node's counters, taken every `admin.statsIntervalMs`. */
 export interface StatsSample {

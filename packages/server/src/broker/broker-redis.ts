@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
-import { failFastRedisOptions } from '../redis-options.js';
+import { failFastRedisOptions } from '../cluster/redis-options.js';
 import { Packr } from 'msgpackr';
 import type { Origin, Position, Publication } from '@aqueduct/protocol';
 import type { Config } from '../config.js';

@@ -4,8 +4,8 @@ import type { Authenticator } from '../auth/auth.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { DocsHttp } from '../transports/docs-http.js';
-import { YjsTransport } from '../transports/yjs.js';
+import { DocsHttp } from './docs-http.js';
+import { YjsTransport } from './yjs.js';
 import type { DocBus } from './doc-bus.js';
 import { DocManager, type DocHooks } from './doc-manager.js';
 import { SqliteDocStore } from './doc-store-sqlite.js';
@@ -17,7 +17,7 @@ export type { DocStore, AuditEntry, DocVersion, DocVersionWithState, StoredDoc }
 export { SqliteDocStore } from './doc-store-sqlite.js';
 export type { DocBus, RemoteDocUpdate } from './doc-bus.js';
 export { MemoryDocBus } from './doc-bus-memory.js';
-export { DocCloseCodes } from '../transports/yjs.js';
+export { DocCloseCodes } from './yjs.js';
 
 /** Collaborative documents as mounted on a server: `/yjs/:doc` upgrades and `/api/docs/*` routes. */
 export interface DocsModule {

@@ -1,7 +1,7 @@
 import { isValidRoomName } from '@aqueduct/protocol';
 import { can, type User } from '../auth/grants.js';
-import type { HttpModule } from '../http-module.js';
-import { authenticateRequest, HttpError, readJsonBody, sendJson } from '../http-util.js';
+import type { HttpModule } from '../http/http-module.js';
+import { authenticateRequest, HttpError, readJsonBody, sendJson } from '../http/http-util.js';
 import type { AqueductServer, ServerContext } from '../server.js';
 import { iceServersFor, turnConfigured } from './ice.js';
 

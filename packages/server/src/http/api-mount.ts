@@ -1,13 +1,13 @@
 import { CloseCodes } from '@aqueduct/protocol';
-import { HttpError } from '../http-util.js';
-import type { HttpModule } from '../http-module.js';
+import { HttpError } from './http-util.js';
+import type { HttpModule } from './http-module.js';
 import type { AqueductServer, ServerContext } from '../server.js';
 import { corsModule } from './cors.js';
 import { httpApiModule } from './http-api.js';
 import { openApiModule, type OpenApiFragment } from './openapi.js';
-import { pollModule } from './poll.js';
-import { sseModule, type SseStream } from './sse.js';
-import { StreamRegistry } from './stream-registry.js';
+import { pollModule } from '../streams/poll.js';
+import { sseModule, type SseStream } from '../streams/sse.js';
+import { StreamRegistry } from '../streams/stream-registry.js';
 
 /** What the SSE/HTTP module exposes on a server (tests, the admin dashboard, other modules). */
 export interface SseHttpHandle {

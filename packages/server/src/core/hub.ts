@@ -1,12 +1,12 @@
 import type { Member, Origin, Position } from '@aqueduct/protocol';
-import type { User } from './auth/grants.js';
-import type { Broker, BrokerHandler, ControlMessage, EphemeralMessage, PublishInput, PublishOutcome } from './broker/broker.js';
-import type { Presence } from './presence/presence.js';
+import type { User } from '../auth/grants.js';
+import type { Broker, BrokerHandler, ControlMessage, EphemeralMessage, PublishInput, PublishOutcome } from '../broker/broker.js';
+import type { Presence } from '../presence/presence.js';
 import { namespaceOf } from '@aqueduct/protocol';
-import { namespaceSettings, type Config } from './config.js';
+import { namespaceSettings, type Config } from '../config.js';
 import { Delivery } from './delivery.js';
-import type { Logger } from './logger.js';
-import type { Metrics } from './metrics.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
 
 /** How the hub closes a subscriber: a close-catalogue entry. */
 export interface CloseReason { code: number; reason: string; reconnect: boolean }

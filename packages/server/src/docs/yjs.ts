@@ -9,14 +9,14 @@ import { CloseCodes, isValidRoomName } from '@aqueduct/protocol';
 import { AuthError, type Authenticator } from '../auth/auth.js';
 import { can, type User } from '../auth/grants.js';
 import type { Config } from '../config.js';
-import { DocsError, type DocManager, type LiveDoc } from '../docs/doc-manager.js';
-import { UpdateRejected } from '../docs/update-validator.js';
-import { requestToken } from '../http-util.js';
+import { DocsError, type DocManager, type LiveDoc } from './doc-manager.js';
+import { UpdateRejected } from './update-validator.js';
+import { requestToken } from '../http/http-util.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { Flusher } from '../write-coalescer.js';
-import { binaryFrame, binaryFrameFor, framePayloadBytes } from './ws-frame.js';
-import { FrameDeflater, negotiatedCompression, NO_COMPRESSION, perMessageDeflateOptions, sendBinary, writeFrames, type WireCompression } from './ws-deflate.js';
+import { Flusher } from '../ws/write-coalescer.js';
+import { binaryFrame, binaryFrameFor, framePayloadBytes } from '../ws/ws-frame.js';
+import { FrameDeflater, negotiatedCompression, NO_COMPRESSION, perMessageDeflateOptions, sendBinary, writeFrames, type WireCompression } from '../ws/ws-deflate.js';
 
 /** y-websocket message types (first varuint of every frame). */
 export const MessageType = { sync: 0, awareness: 1, auth: 2, queryAwareness: 3 } as const;

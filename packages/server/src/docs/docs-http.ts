@@ -3,11 +3,11 @@ import { isValidRoomName } from '@aqueduct/protocol';
 import type { Authenticator } from '../auth/auth.js';
 import { can, type Permission, type User } from '../auth/grants.js';
 import type { Config } from '../config.js';
-import { diffContent, stateToContent, type DocContent } from '../docs/doc-content.js';
-import { DocsError, type DocManager } from '../docs/doc-manager.js';
-import type { DocStore, DocVersion } from '../docs/doc-store.js';
-import { UpdateRejected } from '../docs/update-validator.js';
-import { HttpError, authenticateRequest, readJsonBody, sendJson } from '../http-util.js';
+import { diffContent, stateToContent, type DocContent } from './doc-content.js';
+import { DocsError, type DocManager } from './doc-manager.js';
+import type { DocStore, DocVersion } from './doc-store.js';
+import { UpdateRejected } from './update-validator.js';
+import { HttpError, authenticateRequest, readJsonBody, sendJson } from '../http/http-util.js';
 import type { Logger } from '../logger.js';
 
 export interface DocsHttpDeps {

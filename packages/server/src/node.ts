@@ -5,11 +5,11 @@ import type { AqueductServer } from './server.js';
  * health checks and close hooks. One line per module.
  */
 export async function installBuiltinModules(server: AqueductServer): Promise<void> {
-  const demo = await import('./transports/demo.js');
+  const demo = await import('./apps/demo/demo.js');
   // First: in demo mode without a configured key, the admin API key the others read is generated.
   demo.ensureDemoApiKey(server);
   // Before the other /api modules: its CORS layer answers preflights and sets headers for all of /api/*.
-  (await import('./transports/sse-http.js')).installSseHttp(server);
+  (await import('./http/api-mount.js')).installSseHttp(server);
   demo.installDemo(server);
   const docs = await import('./docs/install.js');
   docs.installDocs(server, await docs.configuredDocBackends(server, server.options.docs));

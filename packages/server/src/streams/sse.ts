@@ -6,12 +6,12 @@ import {
 } from '@aqueduct/protocol';
 import type { User } from '../auth/grants.js';
 import type { EphemeralMessage } from '../broker/broker.js';
-import type { Delivery } from '../delivery.js';
-import type { CloseReason, Subscriber } from '../hub.js';
-import { authenticateRequest, sendError } from '../http-util.js';
-import type { HttpModule } from '../http-module.js';
+import type { Delivery } from '../core/delivery.js';
+import type { CloseReason, Subscriber } from '../core/hub.js';
+import { authenticateRequest, sendError } from '../http/http-util.js';
+import type { HttpModule } from '../http/http-module.js';
 import type { ServerContext } from '../server.js';
-import { planRoom, replayPages, type RoomStart } from './room-replay.js';
+import { planRoom, replayPages, type RoomStart } from '../core/room-replay.js';
 import { comment, dataLines, field, formatEvent, retryField } from './sse-format.js';
 import { deliveryJson, fastCursor, messageData, singleRoomFrame, sseEventName, toJson } from './stream-events.js';
 import type { StreamRegistry } from './stream-registry.js';

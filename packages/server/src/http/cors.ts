@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { sendError } from '../http-util.js';
-import type { HttpModule } from '../http-module.js';
+import { sendError } from './http-util.js';
+import type { HttpModule } from './http-module.js';
 import type { ServerContext } from '../server.js';
 
 /** Request headers a browser may send to `/api/*` (Last-Event-ID: EventSource reconnects). */

@@ -1,5 +1,5 @@
 import type { Config } from '../config.js';
-import { errorResponse, type OpenApiFragment } from './openapi-common.js';
+import { errorResponse, type OpenApiFragment } from '../http/openapi-common.js';
 
 const upgradeHeaders = [
   { name: 'Upgrade', in: 'header', required: true, schema: { type: 'string', const: 'websocket' } },

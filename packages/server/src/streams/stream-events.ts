@@ -1,5 +1,5 @@
 import { SSE_RESERVED_EVENTS, encodeCursor, type Publication, type SseMessageData } from '@aqueduct/protocol';
-import type { Delivery } from '../delivery.js';
+import type { Delivery } from '../core/delivery.js';
 import { dataLines, field } from './sse-format.js';
 
 /** The JSON payload of a publication on the one-way pipes (SSE `data:`, long-poll entries). */

@@ -1,6 +1,6 @@
 import type { Position, Publication } from '@aqueduct/protocol';
 import type { Broker, HistoryPage } from '../broker/broker.js';
-import { HttpError } from '../http-util.js';
+import { HttpError } from '../http/http-util.js';
 
 /**
  * How a room of a one-way stream starts, given the position the client resumes from (if any).

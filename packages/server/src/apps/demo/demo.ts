@@ -2,12 +2,12 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Permission } from '../auth/grants.js';
-import { NodeStatsSampler } from '../admin/node-stats.js';
-import type { HttpModule } from '../http-module.js';
-import { HttpError, isApiKeyRequest, readJsonBody, sendJson } from '../http-util.js';
-import type { AqueductServer } from '../server.js';
-import { StaticFiles } from './static-files.js';
+import type { Permission } from '../../auth/grants.js';
+import { NodeStatsSampler } from '../../admin/node-stats.js';
+import type { HttpModule } from '../../http/http-module.js';
+import { HttpError, isApiKeyRequest, readJsonBody, sendJson } from '../../http/http-util.js';
+import type { AqueductServer } from '../../server.js';
+import { StaticFiles } from '../../http/static-files.js';
 
 /** Rooms a demo token may use, and what it may do there. */
 export const DEMO_GRANTS: Record<string, Permission[]> = { 'demo:*': ['sub', 'pub', 'presence', 'signal'] };
@@ -21,7 +21,7 @@ const ANIMALS = ['Otter', 'Heron', 'Lynx', 'Wren', 'Marten', 'Ibis', 'Newt', 'Fi
 const COLORS = ['#d7263d', '#1b998b', '#2e86ab', '#c5283d', '#7b2cbf', '#e07a00', '#2a9d8f', '#3a86ff', '#b5179e', '#6a994e'];
 
 /** Where the demo's pages and bundles live: `packages/server/public` (from `src/` and `dist/` alike). */
-export const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url));
+export const PUBLIC_DIR = fileURLToPath(new URL('../../../public/', import.meta.url));
 
 const LANDING = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

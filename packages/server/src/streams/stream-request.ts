@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { decodeCursor, isValidRoomName, type Position } from '@aqueduct/protocol';
 import { can, type Permission, type User } from '../auth/grants.js';
 import { BrokerUnavailableError } from '../broker/broker.js';
-import { HttpError } from '../http-util.js';
+import { HttpError } from '../http/http-util.js';
 
 /**
  * Request parsing shared by the one-way HTTP pipes (SSE, long polling) and the HTTP API: room lists,

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ErrorCode } from '@aqueduct/protocol';
 import { timingSafeEqual } from 'node:crypto';
-import { AuthError, type Authenticator } from './auth/auth.js';
-import type { User } from './auth/grants.js';
+import { AuthError, type Authenticator } from '../auth/auth.js';
+import type { User } from '../auth/grants.js';
 
 /** An HTTP error with the JSON body `{ error: { code, message } }`. */
 export class HttpError extends Error {

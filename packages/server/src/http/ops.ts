@@ -1,5 +1,5 @@
-import type { HttpModule } from '../http-module.js';
-import { sendJson } from '../http-util.js';
+import type { HttpModule } from './http-module.js';
+import { sendJson } from './http-util.js';
 import type { ServerContext } from '../server.js';
 
 /** `/healthz` (process alive), `/readyz` (backends reachable), `/metrics` (Prometheus text). */

@@ -1,6 +1,6 @@
 import { constants, deflateRawSync } from 'node:zlib';
 import type { PerMessageDeflateOptions, WebSocket } from 'ws';
-import type { CompressionConfig } from '../compression-config.js';
+import type { CompressionConfig } from './compression-config.js';
 import { frameFor } from './ws-frame.js';
 
 /**

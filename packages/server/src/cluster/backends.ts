@@ -1,10 +1,10 @@
-import type { Broker } from './broker/broker.js';
-import { MemoryBroker } from './broker/broker-memory.js';
-import { splitUrls } from './broker/shard-ring.js';
-import { ConfigError, type Config } from './config.js';
-import type { Logger } from './logger.js';
-import type { Presence } from './presence/presence.js';
-import { MemoryPresence } from './presence/presence-memory.js';
+import type { Broker } from '../broker/broker.js';
+import { MemoryBroker } from '../broker/broker-memory.js';
+import { splitUrls } from '../broker/shard-ring.js';
+import { ConfigError, type Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { Presence } from '../presence/presence.js';
+import { MemoryPresence } from '../presence/presence-memory.js';
 
 /** Which backend carries history, fanout and presence (README §Brokers). */
 export type BackendKind = 'memory' | 'redis' | 'nats';
@@ -19,12 +19,12 @@ export function backendKind(config: Config): BackendKind {
 
 // Loaded on demand so that single-node deployments load neither ioredis nor the NATS client.
 const MODULES = {
-  natsBroker: './broker/broker-nats.js',
-  natsPresence: './presence/presence-nats.js',
-  redisBroker: './broker/broker-redis.js',
-  redisPresence: './presence/presence-redis.js',
-  shardedBroker: './broker/broker-redis-sharded.js',
-  shardedPresence: './presence/presence-redis-sharded.js',
+  natsBroker: '../broker/broker-nats.js',
+  natsPresence: '../presence/presence-nats.js',
+  redisBroker: '../broker/broker-redis.js',
+  redisPresence: '../presence/presence-redis.js',
+  shardedBroker: '../broker/broker-redis-sharded.js',
+  shardedPresence: '../presence/presence-redis-sharded.js',
 } as const;
 
 interface Common { logger: Logger; config: Config; nodeId?: string }

@@ -1,7 +1,7 @@
 import type { User } from '../auth/grants.js';
 import type { Config } from '../config.js';
-import type { CloseReason, Hub } from '../hub.js';
-import { HttpError } from '../http-util.js';
+import type { CloseReason, Hub } from '../core/hub.js';
+import { HttpError } from '../http/http-util.js';
 
 /** Anything the registry can close on shutdown. */
 export interface ClosableStream {

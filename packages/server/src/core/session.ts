@@ -3,17 +3,17 @@ import {
   CloseCodes, ErrorCodes, namespaceOf, parseClientMessage,
   type ClientRequest, type ErrorCode, type JoinResult, type Member, type Position, type Publication, type ServerMessage,
 } from '@aqueduct/protocol';
-import { AuthError, type Authenticator } from './auth/auth.js';
-import { can, type User } from './auth/grants.js';
-import { BrokerUnavailableError, type EphemeralMessage } from './broker/broker.js';
-import { namespaceSettings, type Config } from './config.js';
+import { AuthError, type Authenticator } from '../auth/auth.js';
+import { can, type User } from '../auth/grants.js';
+import { BrokerUnavailableError, type EphemeralMessage } from '../broker/broker.js';
+import { namespaceSettings, type Config } from '../config.js';
 import type { Delivery } from './delivery.js';
 import type { CloseReason, Hub, Subscriber } from './hub.js';
-import type { Logger } from './logger.js';
-import type { Metrics } from './metrics.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
 import { TokenBucket } from './rate-limiter.js';
 import { SmallMap } from './small-map.js';
-import { meshJoinRefusal } from './webrtc/mesh.js';
+import { meshJoinRefusal } from '../webrtc/mesh.js';
 import type { Transport } from './transport.js';
 
 /** A request failed with a reply error. */

@@ -1,6 +1,6 @@
-import type { Config } from '../config.js';
+import type { Config } from '../../config.js';
 import { MAX_TOKEN_BODY_BYTES } from './demo.js';
-import { apiKeyOnly, bodyErrors, errorResponse, headOf, json, noAuth, ref, type OpenApiFragment } from './openapi-common.js';
+import { apiKeyOnly, bodyErrors, errorResponse, headOf, json, noAuth, ref, type OpenApiFragment } from '../../http/openapi-common.js';
 
 
 const etag = { ETag: { schema: { type: 'string' } }, 'Cache-Control': { schema: { type: 'string', const: 'no-cache' } } };

@@ -1,5 +1,5 @@
 import type { Config } from '../config.js';
-import { anyCredential, authErrors, bodyErrors, errorResponse, json, ref, type OpenApiFragment } from './openapi-common.js';
+import { anyCredential, authErrors, bodyErrors, errorResponse, json, ref, type OpenApiFragment } from '../http/openapi-common.js';
 
 /** `/api/docs/:doc/...` (docs-http.ts): content, versions, diff, restore, audit log. */
 export function docsOpenApi(config: Config): OpenApiFragment {

@@ -4,11 +4,11 @@ import {
 } from '@aqueduct/protocol';
 import { can, type User } from '../auth/grants.js';
 import { namespaceSettings } from '../config.js';
-import { HttpError, authenticateRequest, isApiKeyRequest, readJsonBody, sendError, sendJson } from '../http-util.js';
-import type { HttpModule } from '../http-module.js';
-import { TokenBucket } from '../rate-limiter.js';
+import { HttpError, authenticateRequest, isApiKeyRequest, readJsonBody, sendError, sendJson } from './http-util.js';
+import type { HttpModule } from './http-module.js';
+import { TokenBucket } from '../core/rate-limiter.js';
 import type { ServerContext } from '../server.js';
-import { asHttpError, intParam } from './stream-request.js';
+import { asHttpError, intParam } from '../streams/stream-request.js';
 
 /** Per-user publish buckets kept at most; the least recently created are forgotten first. */
 const MAX_PUBLISH_BUCKETS = 10_000;

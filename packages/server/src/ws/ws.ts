@@ -3,11 +3,11 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CloseCodes, codecForSubprotocol, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, type Codec } from '@aqueduct/protocol';
-import { Session, type SessionDeps } from '../session.js';
+import { Session, type SessionDeps } from '../core/session.js';
 import { frameFor } from './ws-frame.js';
-import { Flusher } from '../write-coalescer.js';
+import { Flusher } from './write-coalescer.js';
 import { FrameDeflater, negotiatedCompression, perMessageDeflateOptions, type WireCompression } from './ws-deflate.js';
-import type { Transport } from '../transport.js';
+import type { Transport } from '../core/transport.js';
 
 /** How long a closing connection may take to complete the close handshake before it is cut. */
 const CLOSE_GRACE_MS = 2000;

@@ -1,6 +1,6 @@
 import type { Config } from '../config.js';
-import { MAX_STATS_BODY_BYTES } from '../webrtc/webrtc-http.js';
-import { anyCredential, authErrors, bodyErrors, errorResponse, json, ref, type OpenApiFragment } from './openapi-common.js';
+import { MAX_STATS_BODY_BYTES } from './webrtc-http.js';
+import { anyCredential, authErrors, bodyErrors, errorResponse, json, ref, type OpenApiFragment } from '../http/openapi-common.js';
 
 /** `GET /api/ice-servers`, `POST /api/webrtc/stats` (webrtc-http.ts). */
 export function webrtcOpenApi(config: Config): OpenApiFragment {

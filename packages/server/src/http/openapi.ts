@@ -1,13 +1,13 @@
-import { sendJson } from '../http-util.js';
-import type { HttpModule } from '../http-module.js';
+import { sendJson } from './http-util.js';
+import type { HttpModule } from './http-module.js';
 import type { Config } from '../config.js';
 import { CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_MAX_AGE_SEC } from './cors.js';
 import { authErrors, corsPreflight, errorResponse, headOf, json, noAuth, originError, ref, type OpenApiFragment } from './openapi-common.js';
-import { demoOpenApi } from './openapi-demo.js';
-import { docsOpenApi } from './openapi-docs.js';
+import { demoOpenApi } from '../apps/demo/openapi-demo.js';
+import { docsOpenApi } from '../docs/openapi-docs.js';
 import { opsOpenApi } from './openapi-ops.js';
-import { webrtcOpenApi } from './openapi-webrtc.js';
-import { websocketOpenApi } from './openapi-websocket.js';
+import { webrtcOpenApi } from '../webrtc/openapi-webrtc.js';
+import { websocketOpenApi } from '../ws/openapi-websocket.js';
 
 export type { OpenApiFragment } from './openapi-common.js';
 
