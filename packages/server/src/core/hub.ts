@@ -1,6 +1,6 @@
 import type { Member, Origin, Position } from '@aqueduct/protocol';
 import type { User } from '../auth/grants.js';
-import type { Broker, BrokerHandler, ControlMessage, EphemeralMessage, PublishInput, PublishOutcome } from '../broker/broker.js';
+import type { Broker, BrokerHandler, ControlMessage, EphemeralMessage, HistoryPage, HistoryQuery, PublishInput, PublishOutcome } from '../broker/broker.js';
 import type { Presence } from '../presence/presence.js';
 import { namespaceOf } from '@aqueduct/protocol';
 import { namespaceSettings, type Config } from '../config.js';
@@ -34,11 +34,18 @@ export interface ServerPublishOptions {
   /** Scoped by the caller; the same key within the idempotency TTL publishes once. */
   idempotencyKey?: string;
   from?: Origin;
+  /**
+   * A system room's own retention (the admin stats room), instead of its namespace's; such
+   * publications are not counted in `aqueduct_publications_total`.
+   */
+  retention?: { historySize: number; historyTtlMs: number; idempotencyTtlMs: number };
 }
 
 /**
  * The local registry: room -> local subscribers. Broker events fan out from here; it never touches
  * sockets. Node-level broker subscriptions follow the first/last local subscriber of a room.
+ * The hub is the only door to the broker and presence: every pipe publishes, reads history and
+ * signals through it (core/publish-policy.ts and core/recovery.ts build on these methods).
  */
 export class Hub implements BrokerHandler {
   /**
@@ -51,8 +58,8 @@ export class Hub implements BrokerHandler {
   private readonly pending = new Map<string, Promise<void>>();
 
   constructor(
-    readonly broker: Broker,
-    readonly presence: Presence,
+    private readonly broker: Broker,
+    private readonly presence: Presence,
     private readonly config: Config,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
@@ -159,14 +166,36 @@ export class Hub implements BrokerHandler {
     const input: PublishInput = { data };
     if (options.event !== undefined) input.event = options.event;
     if (options.from !== undefined) input.from = options.from;
+    const retention = options.retention;
     const outcome = await this.broker.publish(room, input, {
-      historySize: ns.historySize,
-      historyTtlMs: ns.historyTtlMs,
+      historySize: retention?.historySize ?? ns.historySize,
+      historyTtlMs: retention?.historyTtlMs ?? ns.historyTtlMs,
       idempotencyKey: options.idempotencyKey,
-      idempotencyTtlMs: this.config.limits.idempotencyTtlMs,
+      idempotencyTtlMs: retention?.idempotencyTtlMs ?? this.config.limits.idempotencyTtlMs,
     });
+    if (retention) return outcome;
     if (!outcome.duplicate) this.metrics.publications.inc({ source: options.from ? 'client' : 'server' });
     return outcome;
+  }
+
+  /** A page of a room's history (see Broker.history). */
+  history(room: string, query: HistoryQuery): Promise<HistoryPage> {
+    return this.broker.history(room, query);
+  }
+
+  /** A room's current position. */
+  position(room: string): Promise<Position> {
+    return this.broker.position(room);
+  }
+
+  /** Closes a user's connections (in one room, or all of them) on every node. */
+  disconnect(user: string, room?: string): Promise<void> {
+    return this.broker.publishControl(room === undefined ? { kind: 'disconnect', user } : { kind: 'disconnect', user, room });
+  }
+
+  /** Sends a WebRTC signal to one client of a room, on whichever node it is. */
+  signal(room: string, to: string, from: Origin, payload: unknown): Promise<void> {
+    return this.broker.publishEphemeral(room, { kind: 'signal', to, from, payload });
   }
 
   /** Presence entries of a room (cluster-wide). */

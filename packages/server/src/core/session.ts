@@ -11,7 +11,9 @@ import type { Delivery } from './delivery.js';
 import type { CloseReason, Hub, Subscriber } from './hub.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
+import { publishAs, publishReply, PublishRefused } from './publish-policy.js';
 import { TokenBucket } from './rate-limiter.js';
+import { earliestWithin, latestWithin, recoverWithin } from './recovery.js';
 import { SmallMap } from './small-map.js';
 import { meshJoinRefusal } from '../webrtc/mesh.js';
 import type { Transport } from './transport.js';
@@ -45,33 +47,6 @@ export interface SessionDeps {
   metrics: Metrics;
   logger: Logger;
   nodeId: string;
-}
-
-/** Approximate encoded size of a publication (its data as JSON plus the envelope). */
-function publicationBytes(pub: Publication): number {
-  let size = 96;
-  try { size += Buffer.byteLength(JSON.stringify(pub.data) ?? ''); } catch { /* not JSON-encodable: envelope only */ }
-  return size;
-}
-
-/** The longest prefix within `budget` bytes (at least one publication). */
-function earliestWithin(pubs: Publication[], budget: number): Publication[] {
-  let bytes = 0;
-  for (let i = 0; i < pubs.length; i++) {
-    bytes += publicationBytes(pubs[i]);
-    if (i > 0 && bytes > budget) return pubs.slice(0, i);
-  }
-  return pubs;
-}
-
-/** The longest suffix within `budget` bytes (at least one publication). */
-function latestWithin(pubs: Publication[], budget: number): Publication[] {
-  let bytes = 0;
-  for (let i = pubs.length - 1; i >= 0; i--) {
-    bytes += publicationBytes(pubs[i]);
-    if (i < pubs.length - 1 && bytes > budget) return pubs.slice(i + 1);
-  }
-  return pubs;
 }
 
 /** Frames an unauthenticated connection may send before it is closed. */
@@ -290,37 +265,22 @@ export class Session implements Subscriber {
       const budget = this.replyBudgetBytes();
       let result: JoinResult;
       if (since) {
-        const publications: Publication[] = [];
-        let bytes = 0;
-        let more = false;
-        let page = await hub.broker.history(room, { since, limit });
-        // Page through long gaps until the reply budget is used up; offsets only grow, so this ends.
-        while (page.recovered) {
-          for (const pub of page.publications) {
-            const size = publicationBytes(pub);
-            if (publications.length > 0 && bytes + size > budget) { more = true; break; }
-            bytes += size;
-            publications.push(pub);
-          }
-          const last = publications[publications.length - 1];
-          if (more || page.publications.length < limit || !last || last.offset >= page.offset) break;
-          page = await hub.broker.history(room, { since: { epoch: last.epoch, offset: last.offset }, limit });
-        }
-        if (!page.recovered) result = { epoch: page.epoch, offset: page.offset, recovered: false, publications: [] };
-        else if (more) {
+        const rec = await recoverWithin(hub, room, since, limit, budget);
+        if (!rec.recovered) result = { epoch: rec.epoch, offset: rec.offset, recovered: false, publications: [] };
+        else if (rec.more) {
           // A chunk of a long recovery: not joined; the client joins again from the chunk's end.
           if (this.closed || this.rooms.get(room) !== state) throw new ReplyError('NOT_JOINED', 'left during join');
           this.rooms.delete(room);
           hub.unsubscribe(room, this);
           this.continuations ??= new Set();
           if (this.continuations.size < config.limits.maxRoomsPerConnection) this.continuations.add(room);
-          return { epoch: page.epoch, offset: publications[publications.length - 1].offset, recovered: true, publications, more: true };
-        } else result = { epoch: page.epoch, offset: page.offset, recovered: true, publications };
+          return { epoch: rec.epoch, offset: rec.publications[rec.publications.length - 1].offset, recovered: true, publications: rec.publications, more: true };
+        } else result = { epoch: rec.epoch, offset: rec.offset, recovered: true, publications: rec.publications };
       } else if (history && history > 0) {
-        const page = await hub.broker.history(room, { limit: Math.min(history, limit) });
+        const page = await hub.history(room, { limit: Math.min(history, limit) });
         result = { epoch: page.epoch, offset: page.offset, recovered: false, publications: latestWithin(page.publications, budget) };
       } else {
-        const pos = await hub.broker.position(room);
+        const pos = await hub.position(room);
         result = { epoch: pos.epoch, offset: pos.offset, recovered: false, publications: [] };
       }
       if (this.closed || this.rooms.get(room) !== state) throw new ReplyError('NOT_JOINED', 'left during join');
@@ -393,29 +353,17 @@ export class Session implements Subscriber {
   private async publish(room: string, data: unknown, cid: string | undefined, event: string | undefined, volatile: boolean | undefined) {
     const user = this.requireUser();
     const { config, hub } = this.deps;
-    const namespace = namespaceOf(room);
-    const ns = namespaceSettings(config, namespace);
-    if (!can(user, 'pub', room)) throw new ReplyError('PERMISSION_DENIED', `no pub permission for ${room}`);
-    if (!ns.clientPublish) throw new ReplyError('PUBLISH_DISABLED');
-    // One bucket per configured namespace (unconfigured ones share the default's), so a client
-    // cannot grow this map by inventing namespaces.
-    const bucketKey = namespace in config.namespaces ? namespace : '';
-    this.publishBuckets ??= new Map();
-    let bucket = this.publishBuckets.get(bucketKey);
-    if (!bucket) this.publishBuckets.set(bucketKey, (bucket = new TokenBucket(ns.publishRatePerSec, ns.publishBurst)));
-    if (this.rateLimited(bucket)) throw new ReplyError('RATE_LIMITED', `at most ${ns.publishRatePerSec} publishes/s in namespace "${namespace}"`);
-    const from = { client: this.id, user: user.id };
-    const outcome = await hub.publish(room, data, {
-      event,
-      volatile,
-      from,
-      // Scoped by user so one user's ids can never collide with (or probe) another's.
-      idempotencyKey: cid === undefined || volatile ? undefined : `${user.id}\u0000${cid}`,
-    });
-    if (!outcome) return {};
-    return outcome.duplicate
-      ? { epoch: outcome.epoch, offset: outcome.offset, duplicate: true }
-      : { epoch: outcome.epoch, offset: outcome.offset };
+    try {
+      return publishReply(await publishAs(hub, config, { user, room, data, event, volatile, key: cid, from: { client: this.id, user: user.id } }, (key, ns) => {
+        this.publishBuckets ??= new Map();
+        let bucket = this.publishBuckets.get(key);
+        if (!bucket) this.publishBuckets.set(key, (bucket = new TokenBucket(ns.publishRatePerSec, ns.publishBurst)));
+        return !this.rateLimited(bucket);
+      }));
+    } catch (err) {
+      if (err instanceof PublishRefused) throw new ReplyError(err.code, err.message);
+      throw err;
+    }
   }
 
   private async presenceList(room: string) {
@@ -429,7 +377,7 @@ export class Session implements Subscriber {
     const user = this.requireUser();
     if (!can(user, 'sub', room)) throw new ReplyError('PERMISSION_DENIED', `no sub permission for ${room}`);
     const max = this.deps.config.limits.maxHistoryLimit;
-    const page = await this.deps.hub.broker.history(room, { since, limit: Math.min(limit ?? max, max) });
+    const page = await this.deps.hub.history(room, { since, limit: Math.min(limit ?? max, max) });
     // Within the reply budget: the earliest ones after `since` (the client pages on), else the latest.
     const budget = this.replyBudgetBytes();
     page.publications = since ? earliestWithin(page.publications, budget) : latestWithin(page.publications, budget);
@@ -453,7 +401,7 @@ export class Session implements Subscriber {
     if (this.rateLimited(this.signalBucket)) throw new ReplyError('RATE_LIMITED', `at most ${config.limits.signalRatePerSec} signals/s`);
     const members = await hub.members(room);
     if (!members.some((m) => m.client === to)) throw new ReplyError('PEER_NOT_FOUND');
-    await hub.broker.publishEphemeral(room, { kind: 'signal', to, from: { client: this.id, user: user.id }, payload });
+    await hub.signal(room, to, { client: this.id, user: user.id }, payload);
     return {};
   }
 

@@ -1,15 +1,19 @@
 import type { Duplex } from 'node:stream';
-import type { AqueductServer } from '../server.js';
+import type { Config } from '../config.js';
+import type { NodeHost } from '../context.js';
+import type { Logger } from '../logger.js';
+import { docsOpenApi } from './openapi-docs.js';
 import { createDefaultDocStore, createDocsModule, type DocsModule } from './index.js';
 import type { DocBus } from './doc-bus.js';
 import type { DocHooks } from './doc-manager.js';
 import type { DocStore } from './doc-store.js';
 
-const mounted = new WeakMap<AqueductServer, DocsModule>();
+/** A node that holds its documents part once mounted (AqueductServer). */
+export type DocsHost = NodeHost & { docs?: DocsModule };
 
 /** The documents module mounted on a server, if any. */
-export function docsOf(server: AqueductServer): DocsModule | undefined {
-  return mounted.get(server);
+export function docsOf(server: { docs?: DocsModule }): DocsModule | undefined {
+  return server.docs;
 }
 
 export interface InstallDocsOptions {
@@ -29,20 +33,20 @@ function rejectUpgrade(socket: Duplex, status: number, text: string): void {
  * routes under `/api/docs/`, a `docs` health check, and a close hook that flushes and closes the
  * store. Idempotent per server.
  */
-export function installDocs(server: AqueductServer, opts: InstallDocsOptions = {}): DocsModule {
-  const existing = mounted.get(server);
-  if (existing) return existing;
+export function installDocs(server: DocsHost, opts: InstallDocsOptions = {}): DocsModule {
+  if (server.docs) return server.docs;
+  const { config, logger, metrics, auth, nodeId } = server.context;
   const docs = createDocsModule({
-    config: server.config,
-    logger: server.logger,
-    metrics: server.metrics,
-    auth: server.auth,
-    store: opts.store ?? createDefaultDocStore(server.config),
+    config,
+    logger,
+    metrics,
+    auth,
+    store: opts.store ?? createDefaultDocStore(config),
     hooks: opts.hooks,
     bus: opts.bus,
-    nodeId: server.nodeId,
+    nodeId,
   });
-  mounted.set(server, docs);
+  server.docs = docs;
   server.addUpgrade((req, socket, head, url) => {
     if (!url.pathname.startsWith('/yjs/')) return false;
     let name: string;
@@ -55,6 +59,7 @@ export function installDocs(server: AqueductServer, opts: InstallDocsOptions = {
   const bus = opts.bus;
   if (bus?.health) server.addHealth('docbus', () => bus.health!());
   server.onClose(() => docs.close());
+  server.addOpenApi(docsOpenApi(config));
   return docs;
 }
 
@@ -63,17 +68,17 @@ export function installDocs(server: AqueductServer, opts: InstallDocsOptions = {
  * data dir), REDIS_URL carries updates across nodes. Loaded on demand so a single node never loads
  * `pg` or `ioredis`. Explicit options win.
  */
-export async function configuredDocBackends(server: AqueductServer, opts: InstallDocsOptions = {}): Promise<InstallDocsOptions> {
+export async function configuredDocBackends(config: Config, logger: Logger, opts: InstallDocsOptions = {}): Promise<InstallDocsOptions> {
   const out: InstallDocsOptions = { ...opts };
-  if (!out.store && server.config.databaseUrl) {
+  if (!out.store && config.databaseUrl) {
     const { PostgresDocStore } = await import('./doc-store-postgres.js');
-    out.store = PostgresDocStore.forConfig(server.config, server.logger);
+    out.store = PostgresDocStore.forConfig(config, logger);
   }
-  if (!out.bus && server.config.redisUrl) {
+  if (!out.bus && config.redisUrl) {
     const { RedisDocBus } = await import('./doc-bus-redis.js');
     // With several Redis shards, document updates travel over the first one (README §Brokers).
     const { splitUrls } = await import('../broker/shard-ring.js');
-    out.bus = new RedisDocBus({ url: splitUrls(server.config.redisUrl)[0], logger: server.logger, config: server.config });
+    out.bus = new RedisDocBus({ url: splitUrls(config.redisUrl)[0], logger, config });
   }
   return out;
 }

@@ -1,28 +1,26 @@
 import { CloseCodes } from '@aqueduct/protocol';
 import { HttpError } from './http-util.js';
 import type { HttpModule } from './http-module.js';
-import type { AqueductServer, ServerContext } from '../server.js';
+import type { NodeHost, ServerContext } from '../context.js';
 import { corsModule } from './cors.js';
 import { httpApiModule } from './http-api.js';
-import { openApiModule, type OpenApiFragment } from './openapi.js';
+import { openApiModule } from './openapi.js';
 import { pollModule } from '../streams/poll.js';
 import { sseModule, type SseStream } from '../streams/sse.js';
 import { StreamRegistry } from '../streams/stream-registry.js';
 
 /** What the SSE/HTTP module exposes on a server (tests, the admin dashboard, other modules). */
-export interface SseHttpHandle {
+export interface StreamsHandle {
   registry: StreamRegistry;
   /** SSE streams currently open on this node. */
   streams: ReadonlySet<SseStream>;
-  /** Adds routes of another module to `/api/openapi.json`. */
-  addOpenApi(fragment: OpenApiFragment): void;
 }
+/** @deprecated old name of StreamsHandle. */
+export type SseHttpHandle = StreamsHandle;
 
-const handles = new WeakMap<AqueductServer, SseHttpHandle>();
-
-/** The SSE/HTTP module of a server, once installed. */
-export function sseHttpOf(server: AqueductServer): SseHttpHandle | undefined {
-  return handles.get(server);
+/** The SSE/HTTP module of a server, once installed (AqueductServer.streams). */
+export function sseHttpOf(server: { streams?: StreamsHandle }): StreamsHandle | undefined {
+  return server.streams;
 }
 
 /** 4xx answers are bad input: logged at info with their code (the server stays up, nothing is only printed). */
@@ -45,14 +43,13 @@ function logged(ctx: ServerContext, module: HttpModule): HttpModule {
  * and the HTTP API (`/api/publish`, `/api/rooms/:room/*`). Streams are closed on shutdown with
  * `event: disconnect` (4000, reconnect).
  */
-export function installSseHttp(server: AqueductServer): SseHttpHandle {
+export function installSseHttp(server: NodeHost): StreamsHandle {
   const ctx = server.context;
   const registry = new StreamRegistry(ctx.config, ctx.hub);
   const streams = new Set<SseStream>();
-  const fragments: OpenApiFragment[] = [];
-  const handle: SseHttpHandle = { registry, streams, addOpenApi: (f) => void fragments.push(f) };
+  const handle: StreamsHandle = { registry, streams };
   server.use(corsModule(ctx));
-  server.use(openApiModule(ctx.config, fragments));
+  server.use(openApiModule(ctx.config, () => server.openApiFragments));
   server.use(logged(ctx, sseModule(ctx, registry, (s) => {
     streams.add(s);
     s.onEnd(() => streams.delete(s));
@@ -60,6 +57,5 @@ export function installSseHttp(server: AqueductServer): SseHttpHandle {
   server.use(logged(ctx, pollModule(ctx, registry)));
   server.use(logged(ctx, httpApiModule(ctx)));
   server.onClose(async () => registry.closeAll(CloseCodes.SHUTDOWN));
-  handles.set(server, handle);
   return handle;
 }

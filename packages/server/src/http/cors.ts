@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendError } from './http-util.js';
 import type { HttpModule } from './http-module.js';
-import type { ServerContext } from '../server.js';
+import type { ServerContext } from '../context.js';
 
 /** Request headers a browser may send to `/api/*` (Last-Event-ID: EventSource reconnects). */
 export const CORS_ALLOW_HEADERS = 'Authorization, Content-Type, Last-Event-ID, X-API-Key, Idempotency-Key';

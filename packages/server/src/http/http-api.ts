@@ -3,15 +3,18 @@ import {
   MAX_CID_LENGTH, MAX_EVENT_NAME_LENGTH, decodeCursor, isValidRoomName, namespaceOf, type Position,
 } from '@aqueduct/protocol';
 import { can, type User } from '../auth/grants.js';
-import { namespaceSettings } from '../config.js';
+import { namespaceSettings, type NamespaceConfig } from '../config.js';
 import { HttpError, authenticateRequest, isApiKeyRequest, readJsonBody, sendError, sendJson } from './http-util.js';
 import type { HttpModule } from './http-module.js';
 import { TokenBucket } from '../core/rate-limiter.js';
-import type { ServerContext } from '../server.js';
+import type { ServerContext } from '../context.js';
+import { dataBytes, publishAs, publishReply, PublishRefused } from '../core/publish-policy.js';
 import { asHttpError, intParam } from '../streams/stream-request.js';
 
 /** Per-user publish buckets kept at most; the least recently created are forgotten first. */
 const MAX_PUBLISH_BUCKETS = 10_000;
+/** HTTP status of each publish refusal. */
+const REFUSAL_STATUS = { MESSAGE_TOO_LARGE: 413, PERMISSION_DENIED: 403, PUBLISH_DISABLED: 403, RATE_LIMITED: 429 } as const;
 /** Room-path routes: `/api/rooms/:room/<action>` (`:room` URL-encoded; `/` inside it is allowed). */
 const ROOM_PREFIX = '/api/rooms/';
 const ROOM_ACTIONS = ['history', 'presence', 'disconnect'] as const;
@@ -71,18 +74,15 @@ export function httpApiModule(ctx: ServerContext): HttpModule {
   const buckets = new Map<string, TokenBucket>();
 
   /** User-token publishes are rate limited per user and namespace like a room-bus connection; the API key is not. */
-  function rateLimited(user: User, room: string): boolean {
-    if (user.superuser) return false;
-    const namespace = namespaceOf(room);
-    const ns = namespaceSettings(ctx.config, namespace);
-    const key = `${user.id}\u0000${namespace in ctx.config.namespaces ? namespace : ''}`;
+  function take(user: User, bucketKey: string, ns: NamespaceConfig): boolean {
+    const key = `${user.id}\u0000${bucketKey}`;
     let bucket = buckets.get(key);
     if (!bucket) {
       bucket = new TokenBucket(ns.publishRatePerSec, ns.publishBurst);
       buckets.set(key, bucket);
       if (buckets.size > MAX_PUBLISH_BUCKETS) buckets.delete(buckets.keys().next().value as string);
     }
-    return !bucket.take();
+    return bucket.take();
   }
 
   async function publish(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
@@ -102,27 +102,20 @@ export function httpApiModule(ctx: ServerContext): HttpModule {
     if (key !== undefined && (typeof key !== 'string' || key.length === 0 || key.length > MAX_CID_LENGTH)) {
       throw new HttpError(400, 'BAD_REQUEST', `idempotencyKey must be a string of 1..${MAX_CID_LENGTH} characters`);
     }
-    if (Buffer.byteLength(JSON.stringify(data)) > config.limits.maxMessageBytes) {
-      throw new HttpError(413, 'MESSAGE_TOO_LARGE', `data exceeds ${config.limits.maxMessageBytes} bytes`);
-    }
-    if (!can(user, 'pub', room)) throw new HttpError(403, 'PERMISSION_DENIED', `no pub permission for ${room}`);
-    if (!user.superuser && !namespaceSettings(config, namespaceOf(room)).clientPublish) {
-      throw new HttpError(403, 'PUBLISH_DISABLED', 'client publish is disabled in this namespace (use the server API key)');
-    }
-    if (rateLimited(user, room)) throw new HttpError(429, 'RATE_LIMITED', 'publish rate limit exceeded');
-    // Scoped by caller, as on the bus: one caller's keys never collide with (or probe) another's.
-    // The API key's scope starts with NUL, which no token `sub` can equal.
-    const scope = user.superuser ? '\u0000api' : user.id;
-    const outcome = await hub.publish(room, data, {
+    const outcome = await publishAs(hub, config, {
+      user,
+      room,
+      data,
       event: event as string | undefined,
       volatile: volatile as boolean | undefined,
+      key: key as string | undefined,
       from: user.superuser ? undefined : { client: 'http', user: user.id },
-      idempotencyKey: key === undefined || volatile ? undefined : `${scope}\u0000${key as string}`,
-    }).catch((err: unknown) => { throw asHttpError(err); });
-    if (!outcome) return sendJson(res, 200, {});
-    sendJson(res, 200, outcome.duplicate
-      ? { epoch: outcome.epoch, offset: outcome.offset, duplicate: true }
-      : { epoch: outcome.epoch, offset: outcome.offset });
+      bytes: dataBytes(data),
+    }, (bucketKey, ns) => take(user, bucketKey, ns)).catch((err: unknown) => {
+      if (err instanceof PublishRefused) throw new HttpError(REFUSAL_STATUS[err.code], err.code, err.message);
+      throw asHttpError(err);
+    });
+    sendJson(res, 200, publishReply(outcome));
   }
 
   async function history(req: IncomingMessage, res: ServerResponse, url: URL, room: string): Promise<void> {
@@ -133,7 +126,7 @@ export function httpApiModule(ctx: ServerContext): HttpModule {
     const limit = intParam(url, 'limit', max, max);
     const raw = url.searchParams.get('since');
     const since = raw === null || raw === '' ? undefined : parseSince(raw, room);
-    const page = await hub.broker.history(room, since ? { since, limit } : { limit }).catch((err: unknown) => { throw asHttpError(err); });
+    const page = await hub.history(room, since ? { since, limit } : { limit }).catch((err: unknown) => { throw asHttpError(err); });
     sendJson(res, 200, page);
   }
 
@@ -158,7 +151,7 @@ export function httpApiModule(ctx: ServerContext): HttpModule {
     if (!isObj(body) || typeof body.user !== 'string' || body.user.length === 0 || body.user.length > 256) {
       throw new HttpError(400, 'BAD_REQUEST', 'body must be { "user": "<token sub>" }');
     }
-    await hub.broker.publishControl({ kind: 'disconnect', user: body.user, room }).catch((err: unknown) => { throw asHttpError(err); });
+    await hub.disconnect(body.user, room).catch((err: unknown) => { throw asHttpError(err); });
     ctx.logger.info({ user: body.user, room }, 'disconnect requested over the HTTP API');
     sendJson(res, 200, {});
   }

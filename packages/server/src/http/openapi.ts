@@ -3,11 +3,6 @@ import type { HttpModule } from './http-module.js';
 import type { Config } from '../config.js';
 import { CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_MAX_AGE_SEC } from './cors.js';
 import { authErrors, corsPreflight, errorResponse, headOf, json, noAuth, originError, ref, type OpenApiFragment } from './openapi-common.js';
-import { demoOpenApi } from '../apps/demo/openapi-demo.js';
-import { docsOpenApi } from '../docs/openapi-docs.js';
-import { opsOpenApi } from './openapi-ops.js';
-import { webrtcOpenApi } from '../webrtc/openapi-webrtc.js';
-import { websocketOpenApi } from '../ws/openapi-websocket.js';
 
 export type { OpenApiFragment } from './openapi-common.js';
 
@@ -273,14 +268,9 @@ function baseDocument(config: Config): Record<string, unknown> {
   };
 }
 
-/** The routes of the built-in modules outside this one (documents, WebRTC, operations, demo/admin, WebSocket upgrades). */
-function builtinFragments(config: Config): OpenApiFragment[] {
-  return [docsOpenApi(config), webrtcOpenApi(config), opsOpenApi(), demoOpenApi(config), websocketOpenApi(config)];
-}
-
 /**
- * Builds the document: this module's routes, the built-in modules' routes, every fragment other
- * modules added, then the CORS preflight (`OPTIONS`) of every `/api/*` path behind the CORS layer
+ * Builds the document: this module's routes, then every fragment the node's parts added (ops,
+ * WebSocket upgrades, documents, WebRTC, demo/admin), then the CORS preflight (`OPTIONS`) of every `/api/*` path behind the CORS layer
  * (path items marked `x-aqueduct-cors: false` are mounted before it).
  */
 export function buildOpenApi(config: Config, fragments: readonly OpenApiFragment[] = []): Record<string, unknown> {
@@ -288,7 +278,7 @@ export function buildOpenApi(config: Config, fragments: readonly OpenApiFragment
   const paths = doc.paths as Record<string, Record<string, unknown>>;
   const schemas = (doc.components as { schemas: Record<string, unknown> }).schemas;
   const tags = doc.tags as Array<{ name: string }>;
-  for (const f of [...builtinFragments(config), ...fragments]) {
+  for (const f of fragments) {
     Object.assign(paths, f.paths ?? {});
     Object.assign(schemas, f.schemas ?? {});
     for (const t of f.tags ?? []) if (!tags.some((x) => x.name === t.name)) tags.push(t);
@@ -301,13 +291,14 @@ export function buildOpenApi(config: Config, fragments: readonly OpenApiFragment
 }
 
 /** `GET /api/openapi.json` (no authentication: it describes, it holds no data). */
-export function openApiModule(config: Config, fragments: readonly OpenApiFragment[]): HttpModule {
+export function openApiModule(config: Config, fragmentsOf: () => readonly OpenApiFragment[]): HttpModule {
   let cached: Record<string, unknown> | undefined;
   let cachedFor = -1;
   return {
     name: 'openapi',
     async handle(req, res, url) {
       if (url.pathname !== '/api/openapi.json' || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
+      const fragments = fragmentsOf();
       if (!cached || cachedFor !== fragments.length) {
         cached = buildOpenApi(config, fragments);
         cachedFor = fragments.length;

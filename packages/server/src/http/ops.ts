@@ -1,6 +1,6 @@
 import type { HttpModule } from './http-module.js';
 import { sendJson } from './http-util.js';
-import type { ServerContext } from '../server.js';
+import type { ServerContext } from '../context.js';
 
 /** `/healthz` (process alive), `/readyz` (backends reachable), `/metrics` (Prometheus text). */
 export function opsModule(ctx: ServerContext): HttpModule {

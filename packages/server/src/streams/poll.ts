@@ -7,11 +7,11 @@ import type { Delivery } from '../core/delivery.js';
 import type { CloseReason, Subscriber } from '../core/hub.js';
 import { authenticateRequest, sendError, sendJson } from '../http/http-util.js';
 import type { HttpModule } from '../http/http-module.js';
-import type { ServerContext } from '../server.js';
-import { planRoom, replayPages, type RoomStart } from '../core/room-replay.js';
+import type { ServerContext } from '../context.js';
+import { replayPages } from '../core/recovery.js';
 import { fastCursor, messageData, toJson } from './stream-events.js';
 import type { StreamRegistry } from './stream-registry.js';
-import { asHttpError, authorizeRooms, intParam, parseCursor, parseRooms } from './stream-request.js';
+import { asHttpError, authorizeRooms, intParam, parseCursor, parseRooms, planRoom, type StreamStart as RoomStart } from './stream-request.js';
 
 interface RoomState {
   epoch: string;
@@ -54,7 +54,7 @@ export class PollWaiter implements Subscriber {
     let plans: RoomStart[];
     try {
       await Promise.all(this.roomNames.map((room) => hub.subscribe(room, this)));
-      plans = await Promise.all(this.roomNames.map((room) => planRoom(hub.broker, room, resume.get(room), config.limits.maxHistoryLimit)));
+      plans = await Promise.all(this.roomNames.map((room) => planRoom(hub, room, resume.get(room), config.limits.maxHistoryLimit)));
       if (this.done) return;
       this.roomNames.forEach((room, i) => {
         const plan = plans[i];
@@ -82,8 +82,7 @@ export class PollWaiter implements Subscriber {
       return;
     }
     if (plan.kind !== 'replay') return;
-    const broker = this.ctx.hub.broker;
-    for await (const page of replayPages(broker, room, plan.page, this.ctx.config.limits.maxHistoryLimit)) {
+    for await (const page of replayPages(this.ctx.hub, room, plan.page, this.ctx.config.limits.maxHistoryLimit)) {
       if (!page.recovered) {
         this.pushReset(room, state, { epoch: page.epoch, offset: page.offset });
         return;
@@ -217,7 +216,7 @@ export function pollModule(ctx: ServerContext, registry: StreamRegistry): HttpMo
         // Start: the current position of every room, nothing to wait for.
         const positions: Record<string, Position> = Object.create(null) as Record<string, Position>;
         try {
-          for (const room of rooms) positions[room] = await ctx.hub.broker.position(room);
+          for (const room of rooms) positions[room] = await ctx.hub.position(room);
         } catch (err) {
           throw asHttpError(err);
         }

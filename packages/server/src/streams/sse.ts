@@ -10,12 +10,12 @@ import type { Delivery } from '../core/delivery.js';
 import type { CloseReason, Subscriber } from '../core/hub.js';
 import { authenticateRequest, sendError } from '../http/http-util.js';
 import type { HttpModule } from '../http/http-module.js';
-import type { ServerContext } from '../server.js';
-import { planRoom, replayPages, type RoomStart } from '../core/room-replay.js';
+import type { ServerContext } from '../context.js';
+import { replayPages } from '../core/recovery.js';
 import { comment, dataLines, field, formatEvent, retryField } from './sse-format.js';
 import { deliveryJson, fastCursor, messageData, singleRoomFrame, sseEventName, toJson } from './stream-events.js';
 import type { StreamRegistry } from './stream-registry.js';
-import { asHttpError, authorizeRooms, lastEventIdOf, parseCursor, parseRooms } from './stream-request.js';
+import { asHttpError, authorizeRooms, lastEventIdOf, parseCursor, parseRooms, planRoom, type StreamStart as RoomStart } from './stream-request.js';
 
 /** Response headers of an event stream (proxies must neither cache nor buffer it). */
 export const SSE_HEADERS: Readonly<Record<string, string>> = {
@@ -97,7 +97,7 @@ export class SseStream implements Subscriber {
     let plans: RoomStart[];
     try {
       await Promise.all(this.options.rooms.map((room) => hub.subscribe(room, this)));
-      plans = await Promise.all(this.options.rooms.map((room) => planRoom(hub.broker, room, resume.get(room), config.limits.maxHistoryLimit)));
+      plans = await Promise.all(this.options.rooms.map((room) => planRoom(hub, room, resume.get(room), config.limits.maxHistoryLimit)));
     } catch (err) {
       this.cleanup();
       throw asHttpError(err);
@@ -140,7 +140,7 @@ export class SseStream implements Subscriber {
       if (this.closed) return;
       this.push(this.resetEvent(room, state, plan.position));
     } else if (plan.kind === 'replay') {
-      for await (const page of replayPages(this.ctx.hub.broker, room, plan.page, limit)) {
+      for await (const page of replayPages(this.ctx.hub, room, plan.page, limit)) {
         if (this.closed) return;
         if (!page.recovered) {
           await this.drained();

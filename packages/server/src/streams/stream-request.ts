@@ -3,6 +3,7 @@ import { decodeCursor, isValidRoomName, type Position } from '@aqueduct/protocol
 import { can, type Permission, type User } from '../auth/grants.js';
 import { BrokerUnavailableError } from '../broker/broker.js';
 import { HttpError } from '../http/http-util.js';
+import { recoverFrom, type RoomLog, type RoomStart } from '../core/recovery.js';
 
 /**
  * Request parsing shared by the one-way HTTP pipes (SSE, long polling) and the HTTP API: room lists,
@@ -78,4 +79,19 @@ export function intParam(url: URL, name: string, fallback: number, max: number):
 export function asHttpError(err: unknown): unknown {
   if (err instanceof BrokerUnavailableError) return new HttpError(503, 'UNAVAILABLE', err.message);
   return err;
+}
+
+/** How a room of a one-way stream starts (core/recovery.ts), minus the position no server issued. */
+export type StreamStart = Exclude<RoomStart, { kind: 'ahead' }>;
+
+/**
+ * The recovery decision for one room of an SSE stream or a long poll. Throws HttpError 400 for a
+ * position the server cannot have issued: same epoch, but an offset beyond the room's top.
+ */
+export async function planRoom(log: RoomLog, room: string, since: Position | undefined, limit: number): Promise<StreamStart> {
+  const start = await recoverFrom(log, room, since, limit);
+  if (start.kind === 'ahead') {
+    throw new HttpError(400, 'BAD_REQUEST', `event id is ahead of room ${room} (offset ${start.since.offset}, room is at ${start.page.offset}): it was not issued by this server`);
+  }
+  return start;
 }

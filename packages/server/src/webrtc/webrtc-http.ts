@@ -2,7 +2,7 @@ import { isValidRoomName } from '@aqueduct/protocol';
 import { can, type User } from '../auth/grants.js';
 import type { HttpModule } from '../http/http-module.js';
 import { authenticateRequest, HttpError, readJsonBody, sendJson } from '../http/http-util.js';
-import type { AqueductServer, ServerContext } from '../server.js';
+import type { ServerContext } from '../context.js';
 import { iceServersFor, turnConfigured } from './ice.js';
 
 /** Largest body of `POST /api/webrtc/stats` (a report is a few dozen bytes). */
@@ -59,13 +59,4 @@ export function webrtcModule(ctx: ServerContext): HttpModule {
       return false;
     },
   };
-}
-
-/** Mounts the WebRTC routes and warns about a half-configured TURN set-up. */
-export function installWebrtc(server: AqueductServer): void {
-  const { turn } = server.config;
-  if (Boolean(turn.secret) !== turn.urls.length > 0) {
-    server.logger.warn('TURN needs both AQUEDUCT_TURN_SECRET and AQUEDUCT_TURN_URLS; serving STUN only');
-  }
-  server.use(webrtcModule(server.context));
 }

@@ -3,10 +3,12 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Permission } from '../../auth/grants.js';
-import { NodeStatsSampler } from '../../admin/node-stats.js';
+import type { NodeStatsSampler } from '../../admin/node-stats.js';
 import type { HttpModule } from '../../http/http-module.js';
 import { HttpError, isApiKeyRequest, readJsonBody, sendJson } from '../../http/http-util.js';
-import type { AqueductServer } from '../../server.js';
+import type { Config } from '../../config.js';
+import type { ServerContext } from '../../context.js';
+import type { Logger } from '../../logger.js';
 import { StaticFiles } from '../../http/static-files.js';
 
 /** Rooms a demo token may use, and what it may do there. */
@@ -80,8 +82,8 @@ function loadOrCreateDemoApiKey(dataDir: string): { key: string; file: string } 
  * - `POST /api/demo/token` (demo mode only): a `config.demoTokenTtlSec` token for `demo:*` rooms;
  * - `GET /api/admin/stats` (API key): one report per live node.
  */
-export function demoModule(server: AqueductServer, stats: NodeStatsSampler, files = new StaticFiles(PUBLIC_DIR)): HttpModule {
-  const { config, auth, logger } = server;
+export function demoModule(ctx: ServerContext, stats: NodeStatsSampler, files = new StaticFiles(PUBLIC_DIR)): HttpModule {
+  const { config, auth, logger } = ctx;
   const pageHeaders = {
     // The pages load only their own scripts and styles and talk only to this origin.
     'Content-Security-Policy': "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
@@ -108,7 +110,7 @@ export function demoModule(server: AqueductServer, stats: NodeStatsSampler, file
         if (req.method !== 'GET') throw new HttpError(405, 'BAD_REQUEST', 'use GET');
         if (!config.apiKey) throw new HttpError(403, 'PERMISSION_DENIED', 'no API key is configured on this server (set AQUEDUCT_API_KEY)');
         if (!isApiKeyRequest(req, config.apiKey)) throw new HttpError(401, 'NOT_AUTHENTICATED', 'send the server API key as Authorization: Bearer <key> or X-API-Key');
-        sendJson(res, 200, { node: server.nodeId, demo: config.demo, nodes: await stats.cluster() });
+        sendJson(res, 200, { node: ctx.nodeId, demo: config.demo, nodes: await stats.cluster() });
         return true;
       }
       if (req.method !== 'GET' && req.method !== 'HEAD') return false;
@@ -128,34 +130,13 @@ export function demoModule(server: AqueductServer, stats: NodeStatsSampler, file
 }
 
 /**
- * Demo mode without a configured API key: generates one into the data dir (npm start gives the
- * dashboard a key without setup, like the generated JWT secret). Runs before any module reads
- * `config.apiKey`.
+ * Demo mode without a configured API key: the config with a key generated into the data dir (npm
+ * start gives the dashboard a key without setup, like the generated JWT secret). Called by the
+ * composition root before any part reads the config; returns a new config, never mutates one.
  */
-export function ensureDemoApiKey(server: AqueductServer): void {
-  const { config } = server;
-  if (config.demo && !config.apiKey) {
-    const { key, file } = loadOrCreateDemoApiKey(config.dataDir);
-    (config as { apiKey?: string }).apiKey = key;
-    server.logger.info({ file }, 'demo mode: admin API key generated (read it from this file)');
-  }
-}
-
-/** Mounts the demo module and starts the stats sampler (stopped on close). */
-export function installDemo(server: AqueductServer): void {
-  const { config } = server;
-  if (config.demo) server.logger.warn('demo mode is ON: anyone who can reach this server gets a token for demo:* rooms');
-  const stats = new NodeStatsSampler({
-    nodeId: server.nodeId,
-    hub: server.hub,
-    metrics: server.metrics,
-    broker: server.broker,
-    logger: server.logger,
-    intervalMs: config.admin.statsIntervalMs,
-    samples: config.admin.statsSamples,
-    maxRoomsListed: config.admin.maxRoomsListed,
-  });
-  stats.start();
-  server.onClose(async () => stats.stop());
-  server.use(demoModule(server, stats));
+export function withDemoApiKey(config: Config, logger: Logger): Config {
+  if (!config.demo || config.apiKey) return config;
+  const { key, file } = loadOrCreateDemoApiKey(config.dataDir);
+  logger.info({ file }, 'demo mode: admin API key generated (read it from this file)');
+  return { ...config, apiKey: key };
 }
