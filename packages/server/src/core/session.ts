@@ -1,53 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import {
-  CloseCodes, ErrorCodes, namespaceOf, parseClientMessage,
-  type ClientRequest, type ErrorCode, type JoinResult, type Member, type Position, type Publication, type ServerMessage,
+  CloseCodes, namespaceOf, parseClientMessage,
+  type AuthResult, type ClientRequest, type EmptyResult, type HistoryResult, type JoinResult, type Member, type Position,
+  type PresenceResult, type PublishResult, type RefreshResult, type ResultMap,
 } from '@aqueduct/protocol';
 import { AuthError, type Authenticator } from '../auth/auth.js';
 import { can, type User } from '../auth/grants.js';
-import { BrokerUnavailableError, type EphemeralMessage } from '../broker/broker.js';
-import { namespaceSettings, type Config } from '../config.js';
-import type { Delivery } from './delivery.js';
-import type { CloseReason, Hub, Subscriber } from './hub.js';
-import type { Logger } from '../logger.js';
-import type { Metrics } from '../metrics.js';
+import { BrokerUnavailableError } from '../broker/broker.js';
+import { namespaceSettings } from '../config.js';
 import { publishAs, publishReply, PublishRefused } from './publish-policy.js';
 import { TokenBucket } from './rate-limiter.js';
 import { earliestWithin, latestWithin, recoverWithin } from './recovery.js';
-import { SmallMap } from './small-map.js';
+import { ReplyError, SessionCore, type RoomState, type SessionDeps } from './session-outbound.js';
 import { meshJoinRefusal } from '../webrtc/mesh.js';
 import type { Transport } from './transport.js';
 
-/** A request failed with a reply error. */
-export class ReplyError extends Error {
-  constructor(readonly code: ErrorCode, message?: string) {
-    super(message ?? ErrorCodes[code].message);
-  }
-}
-
-interface RoomState {
-  /** Until the join reply is sent, deliveries are buffered here (bounded by the outbound limit). */
-  buffer: Delivery[] | undefined;
-  bufferedBytes: number;
-  epoch: string;
-  /** Last offset delivered to the client; deliveries at or below it are dropped. */
-  offset: number;
-  /** Whether this client sees presence events of the room. */
-  presence: boolean;
-  /** Whether this client was added to the room's presence. */
-  member: boolean;
-  /** The namespace opts out of write coalescing (latency-critical): deliveries leave on the next tick. */
-  urgent: boolean;
-}
-
-export interface SessionDeps {
-  config: Config;
-  hub: Hub;
-  auth: Authenticator;
-  metrics: Metrics;
-  logger: Logger;
-  nodeId: string;
-}
+export { ReplyError, type SessionDeps } from './session-outbound.js';
 
 /** Frames an unauthenticated connection may send before it is closed. */
 const MAX_FRAMES_BEFORE_AUTH = 4;
@@ -55,15 +23,12 @@ const MAX_FRAMES_BEFORE_AUTH = 4;
 const newClientId = () => randomBytes(9).toString('base64url');
 
 /**
- * One connected client of the room bus: identity, grants, rooms, rate limiters and the bounded
- * outbound queue. Transport-agnostic: it reads decoded frames and writes encoded ones.
+ * One connected client of the room bus: identity, grants, rooms, rate limiters (the outbound side
+ * is SessionCore, session-outbound.ts). Transport-agnostic: it reads decoded frames and writes
+ * encoded ones. Every request answers with its typed result (ResultMap of packages/protocol).
  */
-export class Session implements Subscriber {
-  readonly id = newClientId();
-  user: User | undefined;
+export class Session extends SessionCore {
   readonly connectedAt = Date.now();
-  /** Joined rooms (one inline: most connections are in one room). */
-  private readonly rooms = new SmallMap<RoomState>();
   // Rate limiters exist while in use: the heartbeat sweep drops a bucket once it has refilled
   // (a full bucket and a new one are the same), so an idle connection holds none.
   private publishBuckets: Map<string, TokenBucket> | undefined;
@@ -76,16 +41,13 @@ export class Session implements Subscriber {
   private framesBeforeAuth = 0;
   /** Requests pipelined behind an auth still being verified. */
   private pendingAfterAuth: ClientRequest[] | undefined;
-  private closed = false;
   private authenticating = false;
   /** Heartbeat bookkeeping, driven by the server's single sweep timer. */
   lastSeen = Date.now();
   pingSentAt = 0;
 
-  constructor(private readonly transport: Transport, private readonly deps: SessionDeps) {}
-
-  get isClosed(): boolean {
-    return this.closed;
+  constructor(transport: Transport, deps: SessionDeps) {
+    super(newClientId(), transport, deps);
   }
 
   // ------------------------------------------------------------------ inbound
@@ -163,7 +125,7 @@ export class Session implements Subscriber {
     }
   }
 
-  private async handle(msg: ClientRequest): Promise<unknown> {
+  private async handle(msg: ClientRequest): Promise<ResultMap[ClientRequest['t']]> {
     switch (msg.t) {
       case 'auth': return this.authenticate(msg.token);
       case 'refresh': return this.refresh(msg.token);
@@ -177,7 +139,7 @@ export class Session implements Subscriber {
   }
 
   /** Authenticates with a token (first message, or the `?token=` of the upgrade). */
-  async authenticate(token: string) {
+  async authenticate(token: string): Promise<AuthResult> {
     if (this.user || this.authenticating) throw new ReplyError('ALREADY_AUTHENTICATED');
     this.authenticating = true;
     try {
@@ -210,7 +172,7 @@ export class Session implements Subscriber {
   }
 
   /** Reply (id 0) to an authentication from the upgrade URL's `?token=`. */
-  receiveUrlAuth(result: unknown): void {
+  receiveUrlAuth(result: AuthResult): void {
     this.reply(0, result);
   }
 
@@ -218,7 +180,7 @@ export class Session implements Subscriber {
     this.fail(0, err);
   }
 
-  private async refresh(token: string) {
+  private async refresh(token: string): Promise<RefreshResult> {
     let user: User;
     try {
       user = this.checkInfo(await this.deps.auth.verify(token));
@@ -311,16 +273,6 @@ export class Session implements Subscriber {
     }
   }
 
-  private flushJoinBuffer(room: string): void {
-    const state = this.rooms.get(room);
-    if (!state) return;
-    const buffer = state.buffer;
-    state.buffer = undefined;
-    state.bufferedBytes = 0;
-    if (!buffer || this.closed) return;
-    for (const d of buffer) this.deliver(d);
-  }
-
   private async leave(room: string): Promise<Record<string, never>> {
     const state = this.rooms.get(room);
     if (!state) throw new ReplyError('NOT_JOINED');
@@ -328,12 +280,6 @@ export class Session implements Subscriber {
     this.deps.hub.unsubscribe(room, this);
     if (state.member) await this.deps.hub.presenceLeave(room, this.member());
     return {};
-  }
-
-  private member(): Member {
-    const m: Member = { client: this.id, user: this.user?.id ?? '' };
-    if (this.user?.info) m.info = this.user.info;
-    return m;
   }
 
   private rateLimited(bucket: TokenBucket): boolean {
@@ -350,7 +296,7 @@ export class Session implements Subscriber {
     return true;
   }
 
-  private async publish(room: string, data: unknown, cid: string | undefined, event: string | undefined, volatile: boolean | undefined) {
+  private async publish(room: string, data: unknown, cid: string | undefined, event: string | undefined, volatile: boolean | undefined): Promise<PublishResult> {
     const user = this.requireUser();
     const { config, hub } = this.deps;
     try {
@@ -366,14 +312,14 @@ export class Session implements Subscriber {
     }
   }
 
-  private async presenceList(room: string) {
+  private async presenceList(room: string): Promise<PresenceResult> {
     const user = this.requireUser();
     if (!namespaceSettings(this.deps.config, namespaceOf(room)).presence) throw new ReplyError('PRESENCE_DISABLED');
     if (!can(user, 'presence', room)) throw new ReplyError('PERMISSION_DENIED', `no presence permission for ${room}`);
     return { members: await this.deps.hub.members(room) };
   }
 
-  private async history(room: string, since: Position | undefined, limit: number | undefined) {
+  private async history(room: string, since: Position | undefined, limit: number | undefined): Promise<HistoryResult> {
     const user = this.requireUser();
     if (!can(user, 'sub', room)) throw new ReplyError('PERMISSION_DENIED', `no sub permission for ${room}`);
     const max = this.deps.config.limits.maxHistoryLimit;
@@ -390,7 +336,7 @@ export class Session implements Subscriber {
     return Math.min(recoveryChunkBytes, Math.floor(outboundQueueBytes / 2));
   }
 
-  private async signal(room: string, to: string, payload: unknown) {
+  private async signal(room: string, to: string, payload: unknown): Promise<EmptyResult> {
     const user = this.requireUser();
     const { config, hub } = this.deps;
     if (!can(user, 'signal', room)) throw new ReplyError('PERMISSION_DENIED', `no signal permission for ${room}`);
@@ -403,104 +349,6 @@ export class Session implements Subscriber {
     if (!members.some((m) => m.client === to)) throw new ReplyError('PEER_NOT_FOUND');
     await hub.signal(room, to, { client: this.id, user: user.id }, payload);
     return {};
-  }
-
-  // ------------------------------------------------------------------ outbound
-
-  private send(message: ServerMessage): void {
-    if (this.closed) return;
-    const encoded = this.transport.codec.encode(message);
-    this.write(typeof encoded === 'string' ? Buffer.from(encoded) : Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength), false);
-  }
-
-  private reply(id: number, result: unknown): void {
-    this.send({ t: 'reply', id, result });
-  }
-
-  private replyError(id: number, code: ErrorCode, message?: string): void {
-    this.deps.metrics.errors.inc({ code });
-    this.send({ t: 'reply', id, error: { code, message: message ?? ErrorCodes[code].message, temporary: ErrorCodes[code].temporary } });
-  }
-
-  /**
-   * Writes a frame within the outbound limit. Volatile frames are dropped once the queue passes
-   * `volatileDropRatio`; a reliable frame that does not fit closes the connection as slow (the
-   * client recovers from history on reconnect).
-   */
-  private write(frame: Buffer, volatile: boolean, urgent = false): void {
-    const { limits } = this.deps.config;
-    const queued = this.transport.bufferedBytes();
-    if (volatile && queued + frame.length > limits.outboundQueueBytes * limits.volatileDropRatio) {
-      this.deps.metrics.drops.labels('ws').inc();
-      return;
-    }
-    if (queued + frame.length > limits.outboundQueueBytes) {
-      this.deps.metrics.slowDisconnects.labels('ws').inc();
-      this.deps.logger.info({ client: this.id, user: this.user?.id, queued }, 'closing slow consumer');
-      this.close(CloseCodes.SLOW_CONSUMER);
-      return;
-    }
-    this.transport.write(frame, urgent);
-    const hot = this.deps.metrics.hot;
-    hot.wsMessagesOut++;
-    hot.wsBytesOut += frame.length;
-  }
-
-  deliver(delivery: Delivery): void {
-    if (this.closed) return;
-    const state = this.rooms.get(delivery.room);
-    if (!state) return;
-    if (delivery.volatile) {
-      if (state.buffer) return; // volatile traffic before the join reply is simply not seen
-      this.write(delivery.frame(this.transport.codec), true, state.urgent);
-      return;
-    }
-    const { pub } = delivery;
-    if (state.buffer) {
-      state.bufferedBytes += 256;
-      if (state.bufferedBytes > this.deps.config.limits.outboundQueueBytes) {
-        this.close(CloseCodes.SLOW_CONSUMER);
-        return;
-      }
-      state.buffer.push(delivery);
-      return;
-    }
-    if (pub.epoch !== state.epoch) {
-      // The room's history was replaced under us; the client must resync from the new position.
-      this.reset(delivery.room, { epoch: pub.epoch, offset: pub.offset - 1 });
-    }
-    if (pub.offset <= state.offset) return;
-    state.offset = pub.offset;
-    this.write(delivery.frame(this.transport.codec), false, state.urgent);
-  }
-
-  deliverEphemeral(room: string, message: EphemeralMessage): void {
-    const state = this.rooms.get(room);
-    if (!state || this.closed) return;
-    switch (message.kind) {
-      case 'signal':
-        this.send({ t: 'signal', room, from: message.from, payload: message.payload });
-        return;
-      case 'presence.join':
-      case 'presence.leave':
-        if (!state.presence || state.buffer || message.member.client === this.id) return;
-        this.send({ t: message.kind, room, member: message.member });
-        return;
-      case 'volatile':
-        return; // delivered through `deliver`
-    }
-  }
-
-  reset(room: string, position: Position): void {
-    const state = this.rooms.get(room);
-    if (!state) return;
-    state.epoch = position.epoch;
-    state.offset = position.offset;
-    if (!state.buffer) this.send({ t: 'reset', room, epoch: position.epoch, offset: position.offset });
-  }
-
-  disconnect(reason: CloseReason): void {
-    this.close(reason);
   }
 
   /** Sends a ping when due; closes the connection when a ping went unanswered. Called by the sweep. */
@@ -536,36 +384,5 @@ export class Session implements Subscriber {
     }
   }
 
-  /** Closes the connection with a catalogue entry; the client is told the code first. */
-  close(reason: CloseReason): void {
-    if (this.closed) return;
-    // Best effort: a disconnect frame ahead of the close frame, for clients that only see 1006.
-    if (reason.code !== CloseCodes.SLOW_CONSUMER.code) this.send({ t: 'disconnect', code: reason.code, reason: reason.reason, reconnect: reason.reconnect });
-    this.closed = true;
-    this.deps.metrics.disconnects.inc({ code: String(reason.code) });
-    this.transport.close(reason.code, reason.reason);
-    this.cleanup();
-  }
 
-  /** The transport went away (network close). */
-  onTransportClosed(): void {
-    if (!this.closed) {
-      this.closed = true;
-    }
-    this.cleanup();
-  }
-
-  private cleaned = false;
-
-  private cleanup(): void {
-    if (this.cleaned) return;
-    this.cleaned = true;
-    const { hub, logger } = this.deps;
-    hub.unregister(this);
-    for (const [room, state] of this.rooms) {
-      hub.unsubscribe(room, this);
-      if (state.member) hub.presenceLeave(room, this.member()).catch((err) => logger.warn({ err, room }, 'presence leave failed'));
-    }
-    this.rooms.clear();
-  }
 }

@@ -6,7 +6,8 @@ import { corsModule } from './cors.js';
 import { httpApiModule } from './http-api.js';
 import { openApiModule } from './openapi.js';
 import { pollModule } from '../streams/poll.js';
-import { sseModule, type SseStream } from '../streams/sse.js';
+import type { SseStream } from '../streams/sse.js';
+import { sseModule } from '../streams/sse-route.js';
 import { StreamRegistry } from '../streams/stream-registry.js';
 
 /** What the SSE/HTTP module exposes on a server (tests, the admin dashboard, other modules). */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import {
   CloseCodes,
   type Position, type Publication, type SseDisconnectData, type SseReadyData, type SseResetData,
@@ -8,14 +8,13 @@ import type { User } from '../auth/grants.js';
 import type { EphemeralMessage } from '../broker/broker.js';
 import type { Delivery } from '../core/delivery.js';
 import type { CloseReason, Subscriber } from '../core/hub.js';
-import { authenticateRequest, sendError } from '../http/http-util.js';
-import type { HttpModule } from '../http/http-module.js';
 import type { ServerContext } from '../context.js';
+import { sendError } from '../http/http-util.js';
 import { replayPages } from '../core/recovery.js';
 import { comment, dataLines, field, formatEvent, retryField } from './sse-format.js';
 import { deliveryJson, fastCursor, messageData, singleRoomFrame, sseEventName, toJson } from './stream-events.js';
 import type { StreamRegistry } from './stream-registry.js';
-import { asHttpError, authorizeRooms, lastEventIdOf, parseCursor, parseRooms, planRoom, type StreamStart as RoomStart } from './stream-request.js';
+import { asHttpError, planRoom, type StreamStart as RoomStart } from './stream-request.js';
 
 /** Response headers of an event stream (proxies must neither cache nor buffer it). */
 export const SSE_HEADERS: Readonly<Record<string, string>> = {
@@ -388,36 +387,4 @@ export class SseStream implements Subscriber {
   get isLive(): boolean {
     return this.live;
   }
-}
-
-/**
- * `GET /api/events?rooms=a,b[&named=0][&lastEventId=...]`: authenticate (Bearer, cookie or
- * `?token=`), check `sub` per room, parse the resume id, then stream.
- */
-export function sseModule(ctx: ServerContext, registry: StreamRegistry, onStream?: (s: SseStream) => void): HttpModule {
-  return {
-    name: 'sse',
-    async handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
-      if (url.pathname !== '/api/events') return false;
-      if (req.method !== 'GET') {
-        res.setHeader('Allow', 'GET');
-        sendError(res, 405, 'BAD_REQUEST', 'use GET for /api/events');
-        return true;
-      }
-      const { config } = ctx;
-      const user = await authenticateRequest(req, url, ctx.auth, config.apiKey).catch((err: unknown) => {
-        ctx.metrics.authFailures.inc({ code: (err as { code?: string }).code ?? 'UNKNOWN' });
-        throw err;
-      });
-      const rooms = parseRooms(url, config.sse.maxRoomsPerStream);
-      authorizeRooms(user, 'sub', rooms);
-      const id = lastEventIdOf(req, url);
-      const resume = id === undefined ? new Map<string, Position>() : parseCursor(id, 'Last-Event-ID', rooms);
-      const named = url.searchParams.get('named') !== '0';
-      const stream = new SseStream(user, res, { rooms, named }, ctx, registry);
-      onStream?.(stream);
-      await stream.start(resume);
-      return true;
-    },
-  };
 }
