@@ -2,7 +2,7 @@ import type { Member, Origin, Position } from '@aqueduct/protocol';
 import type { User } from '../auth/grants.js';
 import type { Broker, BrokerHandler, ControlMessage, EphemeralMessage, HistoryPage, HistoryQuery, PublishInput, PublishOutcome } from '../broker/broker.js';
 import type { Presence } from '../presence/presence.js';
-import { namespaceOf } from '@aqueduct/protocol';
+import { CloseCodes, namespaceOf } from '@aqueduct/protocol';
 import { namespaceSettings, type Config } from '../config.js';
 import { Delivery } from './delivery.js';
 import type { Logger } from '../logger.js';
@@ -254,7 +254,7 @@ export class Hub implements BrokerHandler {
       for (const sub of [...this.clients.values()]) {
         if (sub.user?.id !== message.user) continue;
         if (message.room !== undefined && !this.isSubscribed(message.room, sub)) continue;
-        sub.disconnect({ code: 4502, reason: 'disconnected by server', reconnect: false });
+        sub.disconnect(CloseCodes.FORCE_DISCONNECT);
       }
     }
   }

@@ -1,13 +1,12 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import * as decoding from 'lib0/decoding';
-import * as encoding from 'lib0/encoding';
-import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import * as Y from 'yjs';
-import { CloseCodes, isValidRoomName } from '@aqueduct/protocol';
+import { CloseCodes, DocCloseCodes, isValidRoomName } from '@aqueduct/protocol';
 import { AuthError, type Authenticator } from '../auth/auth.js';
 import { can, type User } from '../auth/grants.js';
+import { awarenessIdsAfter, rejectUpgrade, toBuffer, type Conn, type Room } from './yjs-conn.js';
 import type { Config } from '../config.js';
 import { DocsError, type DocManager, type LiveDoc } from './doc-manager.js';
 import { UpdateRejected } from './update-validator.js';
@@ -15,80 +14,17 @@ import { requestToken } from '../http/http-util.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { Flusher } from '../ws/write-coalescer.js';
-import { binaryFrame, binaryFrameFor, framePayloadBytes } from '../ws/ws-frame.js';
-import { FrameDeflater, negotiatedCompression, NO_COMPRESSION, perMessageDeflateOptions, sendBinary, writeFrames, type WireCompression } from '../ws/ws-deflate.js';
+import { binaryFrame } from '../ws/ws-frame.js';
+import { FrameDeflater, negotiatedCompression, NO_COMPRESSION, perMessageDeflateOptions, sendBinary } from '../ws/ws-deflate.js';
+import { flushRoomFrames } from './yjs-broadcast.js';
+import { awarenessFrame, decodeYjsMessage, permissionDeniedFrame, syncStep1Frame, syncStep2Frame, syncUpdateWire } from './yjs-wire.js';
 
-/** y-websocket message types (first varuint of every frame). */
-export const MessageType = { sync: 0, awareness: 1, auth: 2, queryAwareness: 3 } as const;
-/** y-protocols sync sub-types. */
-export const SyncType = { step1: 0, step2: 1, update: 2 } as const;
-
-/**
- * Close codes of `/yjs/:doc`. The stock y-websocket client stops reconnecting on 4400–4499 and
- * retries on everything else, so permanent conditions use that range and transient ones reuse the
- * Aqueduct codes it retries (4000–4006) or the standard 1011/1013.
- */
-export const DocCloseCodes = {
-  /** Malformed frame, unknown message type, or an update/awareness message that was rejected. */
-  INVALID_MESSAGE: { code: 4400, reason: 'invalid message' },
-  /** Missing or invalid token. */
-  AUTH_FAILED: { code: 4401, reason: 'authentication failed' },
-  /** The token has no `sub` grant for this document. */
-  PERMISSION_DENIED: { code: 4403, reason: 'permission denied' },
-  /** Document or node at capacity, or the document could not be loaded / stored: retry later. */
-  TRY_AGAIN_LATER: { code: 1013, reason: 'try again later' },
-  TOKEN_EXPIRED: CloseCodes.TOKEN_EXPIRED,
-  SHUTDOWN: CloseCodes.SHUTDOWN,
-  SLOW_CONSUMER: CloseCodes.SLOW_CONSUMER,
-  AUTH_TIMEOUT: CloseCodes.AUTH_TIMEOUT,
-} as const;
+/** Close codes of `/yjs/:doc`: the catalogue in packages/protocol (re-exported for existing imports). */
+export { DocCloseCodes } from '@aqueduct/protocol';
+export { MessageType, SyncType, permissionDeniedFrame, syncUpdateWire } from './yjs-wire.js';
 
 const CLOSE_GRACE_MS = 2000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
-
-interface Conn {
-  ws: WebSocket;
-  /** The upgraded socket under `ws`: broadcasts write pre-encoded frames to it (see ws-frame.ts). */
-  socket: Duplex;
-  /** permessage-deflate as negotiated (ws-deflate.ts). */
-  wire: WireCompression;
-  doc: string;
-  state: 'opening' | 'open' | 'closed';
-  user?: User;
-  canWrite: boolean;
-  live?: LiveDoc;
-  room?: Room;
-  /** Awareness client ids this connection set (removed when it closes). */
-  awarenessIds: Set<number>;
-  /** Frames received while opening or paused, processed in order afterwards. */
-  pending: Buffer[];
-  pendingBytes: number;
-  toldReadOnly: boolean;
-  /** Updates submitted and not yet settled; reading pauses above the limit (TCP backpressure). */
-  inflight: number;
-  paused: boolean;
-  alive: boolean;
-  timers: NodeJS.Timeout[];
-}
-
-/** A broadcast frame waiting for its room's flush, and the connection it skips (its sender). */
-interface Outgoing {
-  wire: Buffer;
-  except: unknown;
-}
-
-/** The local connections of one loaded document. */
-interface Room {
-  live: LiveDoc;
-  conns: Set<Conn>;
-  off: Array<() => void>;
-  /** Broadcast frames not written yet, in order (see `flushRoom`). */
-  outbox: Outgoing[];
-  /** Writes the outbox (called by the transport's Flusher); returns the number of frames. */
-  flush(): number;
-  readonly flushPhase: number;
-  flushSample: number;
-}
 
 export interface YjsTransportDeps {
   config: Config;
@@ -96,50 +32,6 @@ export interface YjsTransportDeps {
   metrics: Metrics;
   auth: Authenticator;
   manager: DocManager;
-}
-
-function frame(write: (e: encoding.Encoder) => void): Uint8Array {
-  const e = encoding.createEncoder();
-  write(e);
-  return encoding.toUint8Array(e);
-}
-
-/** `[2, 0, reason]`: the y-protocols permission-denied auth message. */
-export function permissionDeniedFrame(reason: string): Uint8Array {
-  return frame((e) => {
-    encoding.writeVarUint(e, MessageType.auth);
-    encoding.writeVarUint(e, 0);
-    encoding.writeVarString(e, reason);
-  });
-}
-
-/**
- * The WebSocket frame of the sync message `[0, 2, varUint8Array(update)]`, built in one buffer
- * (what a broadcast writes to every socket).
- */
-export function syncUpdateWire(update: Uint8Array): Buffer {
-  let lenBytes = 1;
-  for (let n = update.byteLength; n >= 0x80; n = Math.floor(n / 0x80)) lenBytes++;
-  const { out, offset } = binaryFrameFor(2 + lenBytes + update.byteLength);
-  let pos = offset;
-  out[pos++] = MessageType.sync;
-  out[pos++] = SyncType.update;
-  for (let n = update.byteLength; ; n = Math.floor(n / 0x80)) {
-    if (n < 0x80) { out[pos++] = n; break; }
-    out[pos++] = (n & 0x7f) | 0x80;
-  }
-  out.set(update, pos);
-  return out;
-}
-
-function toBuffer(data: RawData): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  if (Array.isArray(data)) return Buffer.concat(data);
-  return Buffer.from(data);
-}
-
-function rejectUpgrade(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }
 
 /**
@@ -256,14 +148,10 @@ export class YjsTransport {
     }
     conn.state = 'open';
     // Same order as the reference server: our sync step 1, then the awareness we know.
-    this.send(conn, frame((e) => {
-      encoding.writeVarUint(e, MessageType.sync);
-      encoding.writeVarUint(e, SyncType.step1);
-      encoding.writeVarUint8Array(e, Y.encodeStateVector(live.ydoc));
-    }));
+    this.send(conn, syncStep1Frame(Y.encodeStateVector(live.ydoc)));
     if (!conn.canWrite) this.tellReadOnly(conn);
     const states = live.awareness.getStates();
-    if (states.size > 0) this.send(conn, this.awarenessFrame(live, [...states.keys()]));
+    if (states.size > 0) this.send(conn, awarenessFrame(live.awareness, [...states.keys()]));
     this.drainPending(conn);
   }
 
@@ -295,54 +183,34 @@ export class YjsTransport {
       }
       const changed = [...added, ...updated, ...removed];
       if (changed.length === 0) return;
-      this.broadcast(room, this.awarenessFrame(live, changed), undefined);
+      this.broadcast(room, awarenessFrame(live.awareness, changed), undefined);
     };
     live.awareness.on('update', onAwareness);
     room.off.push(() => live.awareness.off('update', onAwareness));
     return room;
   }
 
-  private awarenessFrame(live: LiveDoc, clients: number[]): Uint8Array {
-    return frame((e) => {
-      encoding.writeVarUint(e, MessageType.awareness);
-      encoding.writeVarUint8Array(e, awarenessProtocol.encodeAwarenessUpdate(live.awareness, clients));
-    });
-  }
-
   private onMessage(conn: Conn, buf: Buffer): void {
     const live = conn.live;
     if (!live || conn.state !== 'open') return;
     try {
-      const decoder = decoding.createDecoder(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
-      const type = decoding.readVarUint(decoder);
-      switch (type) {
-        case MessageType.sync: {
-          const sub = decoding.readVarUint(decoder);
-          if (sub === SyncType.step1) {
-            const sv = decoding.readVarUint8Array(decoder);
-            Y.decodeStateVector(sv); // throws on garbage before we compute anything with it
-            this.send(conn, frame((e) => {
-              encoding.writeVarUint(e, MessageType.sync);
-              encoding.writeVarUint(e, SyncType.step2);
-              encoding.writeVarUint8Array(e, Y.encodeStateAsUpdate(live.ydoc, sv));
-            }));
-          } else if (sub === SyncType.step2 || sub === SyncType.update) {
-            const update = decoding.readVarUint8Array(decoder);
-            this.onUpdate(conn, live, update, sub === SyncType.update);
-          } else {
-            return this.reject(conn, `unknown sync message type ${sub}`);
-          }
+      const msg = decodeYjsMessage(buf);
+      switch (msg.kind) {
+        case 'sync-step1':
+          this.send(conn, syncStep2Frame(Y.encodeStateAsUpdate(live.ydoc, msg.stateVector)));
           return;
-        }
-        case MessageType.awareness:
-          return this.onAwareness(conn, live, decoding.readVarUint8Array(decoder));
-        case MessageType.queryAwareness:
-          this.send(conn, this.awarenessFrame(live, [...live.awareness.getStates().keys()]));
+        case 'sync-step2':
+        case 'sync-update':
+          return this.onUpdate(conn, live, msg.update, msg.kind === 'sync-update');
+        case 'awareness':
+          return this.onAwareness(conn, live, msg.update);
+        case 'query-awareness':
+          this.send(conn, awarenessFrame(live.awareness, [...live.awareness.getStates().keys()]));
           return;
-        case MessageType.auth:
+        case 'auth':
           return; // clients have nothing to say here; the token travels in the URL
-        default:
-          return this.reject(conn, `unknown message type ${type}`);
+        case 'unknown':
+          return this.reject(conn, msg.message);
       }
     } catch (err) {
       return this.reject(conn, `malformed message: ${(err as Error).message}`);
@@ -381,7 +249,7 @@ export class YjsTransport {
         return this.disconnect(conn, err.code === 'TOO_LARGE' ? CloseCodes.MESSAGE_TOO_BIG.code : DocCloseCodes.INVALID_MESSAGE.code, `update rejected: ${err.code}`);
       }
       this.deps.logger.error({ err, doc: conn.doc }, 'document update failed');
-      this.disconnect(conn, 1011, 'internal error');
+      this.disconnect(conn, DocCloseCodes.INTERNAL_ERROR.code, DocCloseCodes.INTERNAL_ERROR.reason);
     });
   }
 
@@ -395,26 +263,9 @@ export class YjsTransport {
     // Check what the update would do before it touches the shared awareness. Stock clients echo
     // other clients' states back (unchanged clocks: no effect) and remove timed-out ones (null), so
     // only new non-null states for ids nobody else holds count as this connection's own.
-    const d = decoding.createDecoder(update);
-    const n = decoding.readVarUint(d);
-    const ids = new Set(conn.awarenessIds);
-    for (let i = 0; i < n; i++) {
-      const id = decoding.readVarUint(d);
-      const clock = decoding.readVarUint(d);
-      const json = decoding.readVarString(d);
-      JSON.parse(json);
-      const known = live.awareness.meta.get(id);
-      if (json === 'null' || (known && known.clock >= clock)) continue;
-      const holder = this.holderOf(conn, id);
-      if (!holder || holder === conn) ids.add(id);
-    }
+    const ids = awarenessIdsAfter(conn, live, update);
     if (ids.size > config.docs.maxAwarenessClientsPerConnection) return this.reject(conn, `more than ${config.docs.maxAwarenessClientsPerConnection} awareness clients`);
     awarenessProtocol.applyAwarenessUpdate(live.awareness, update, conn);
-  }
-
-  private holderOf(conn: Conn, id: number): Conn | undefined {
-    for (const c of conn.room?.conns ?? []) if (c.awarenessIds.has(id)) return c;
-    return undefined;
   }
 
   private tellReadOnly(conn: Conn): void {
@@ -477,59 +328,9 @@ export class YjsTransport {
     if (room.outbox.length === 1) this.flusher.add(room); // otherwise already scheduled
   }
 
-  /**
-   * Writes the room's queued frames: one socket write per connection. Connections that sent none
-   * of the frames (nearly all of them) get the same concatenated Buffer; a sender gets the frames
-   * minus its own.
-   */
+  /** Writes the room's queued frames (yjs-broadcast.ts), to the connections that can take them. */
   private flushRoom(room: Room): number {
-    const out = room.outbox;
-    if (out.length === 0) return 0; // flushed early (a reply or close went first), or the room emptied
-    room.outbox = [];
-    let all: Buffer;
-    const wires = out.map((f) => f.wire);
-    const memo = new Map<number, Buffer>();
-    let skips: Set<unknown> | undefined;
-    let payloadBytes = 0;
-    if (out.length === 1) {
-      all = out[0].wire;
-      payloadBytes = framePayloadBytes(all);
-    } else {
-      skips = new Set();
-      for (const f of out) {
-        skips.add(f.except);
-        payloadBytes += framePayloadBytes(f.wire);
-      }
-      all = Buffer.concat(wires);
-    }
-    let messages = 0;
-    let bytes = 0;
-    for (const c of room.conns) {
-      if (!this.writable(c)) continue;
-      if (skips === undefined) {
-        if (c === out[0].except) continue;
-        writeFrames(c, wires, all, this.deflater, memo);
-        messages++;
-        bytes += payloadBytes;
-      } else if (!skips.has(c)) {
-        writeFrames(c, wires, all, this.deflater, memo);
-        messages += out.length;
-        bytes += payloadBytes;
-      } else {
-        const mine: Buffer[] = [];
-        for (const f of out) {
-          if (f.except === c) continue;
-          mine.push(f.wire);
-          bytes += framePayloadBytes(f.wire);
-        }
-        if (mine.length === 0) continue;
-        writeFrames(c, mine, undefined, this.deflater);
-        messages += mine.length;
-      }
-    }
-    this.hot.yjsMessagesOut += messages;
-    this.hot.yjsBytesOut += bytes;
-    return out.length;
+    return flushRoomFrames(room, (c) => this.writable(c), this.deflater, this.hot);
   }
 
   private disconnect(conn: Conn, code: number, reason: string): void {
