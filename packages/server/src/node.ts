@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { createBackends } from './cluster/backends.js';
+import { configuredDocBackends, createBackends } from './cluster/backends.js';
 import { loadConfig, parseConfig, type Config } from './config.js';
 import { installDemo, withDemoApiKey } from './apps/demo/index.js';
-import { configuredDocBackends, installDocs } from './docs/install.js';
+import { installDocs } from './docs/install.js';
 import { installSseHttp } from './http/api-mount.js';
 import { createLogger } from './logger.js';
 import { AqueductServer, isConfig, type CreateServerOptions } from './server.js';

@@ -74,7 +74,7 @@ describe('source structure', () => {
     const g = new Map([['a', ['b']], ['b', ['c']], ['c', ['a']], ['d', ['a']]]);
     assert.deepEqual(findCycles(g), [['a', 'b', 'c', 'a']]);
     assert.deepEqual(findCycles(new Map([['a', ['b']], ['b', []]])), []);
-    assert.deepEqual(relativeImports("import type { X } from './x.js';\nexport { y } from '../y.js';\nconst z = await import('./z.js');\nimport {\n  a,\n} from './a.js';"), ['./x.js', '../y.js', './a.js', './z.js']);
+    assert.deepEqual(relativeImports("import type { X } from './x.js';\nexport { y } from '../y.js';\nconst z = await import('./z.js');\nimport {\n  a,\n} from './a.js';").sort(), ['../y.js', './a.js', './x.js', './z.js']);
   });
 
   for (const dir of srcDirs) {

@@ -5,6 +5,7 @@ import { ConfigError, type Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Presence } from '../presence/presence.js';
 import { MemoryPresence } from '../presence/presence-memory.js';
+import type { InstallDocsOptions } from '../docs/install.js';
 
 /** Which backend carries history, fanout and presence (README §Brokers). */
 export type BackendKind = 'memory' | 'redis' | 'nats';
@@ -64,4 +65,23 @@ export async function createBackends(config: Config, logger: Logger, injected: {
     }
   }
   return { broker, presence };
+}
+
+/**
+ * The document backends the config asks for: DATABASE_URL selects PostgreSQL (else SQLite in the
+ * data dir), REDIS_URL carries updates across nodes. Loaded on demand so a single node never loads
+ * `pg` or `ioredis`. Explicit options win.
+ */
+export async function configuredDocBackends(config: Config, logger: Logger, opts: InstallDocsOptions = {}): Promise<InstallDocsOptions> {
+  const out: InstallDocsOptions = { ...opts };
+  if (!out.store && config.databaseUrl) {
+    const { PostgresDocStore } = await import('../docs/doc-store-postgres.js');
+    out.store = PostgresDocStore.forConfig(config, logger);
+  }
+  if (!out.bus && config.redisUrl) {
+    const { RedisDocBus } = await import('../docs/doc-bus-redis.js');
+    // With several Redis shards, document updates travel over the first one (README §Brokers).
+    out.bus = new RedisDocBus({ url: splitUrls(config.redisUrl)[0], logger, config });
+  }
+  return out;
 }

@@ -1,7 +1,5 @@
 import type { Duplex } from 'node:stream';
-import type { Config } from '../config.js';
 import type { NodeHost } from '../context.js';
-import type { Logger } from '../logger.js';
 import { docsOpenApi } from './openapi-docs.js';
 import { createDefaultDocStore, createDocsModule, type DocsModule } from './index.js';
 import type { DocBus } from './doc-bus.js';
@@ -61,24 +59,4 @@ export function installDocs(server: DocsHost, opts: InstallDocsOptions = {}): Do
   server.onClose(() => docs.close());
   server.addOpenApi(docsOpenApi(config));
   return docs;
-}
-
-/**
- * The document backends the config asks for: DATABASE_URL selects PostgreSQL (else SQLite in the
- * data dir), REDIS_URL carries updates across nodes. Loaded on demand so a single node never loads
- * `pg` or `ioredis`. Explicit options win.
- */
-export async function configuredDocBackends(config: Config, logger: Logger, opts: InstallDocsOptions = {}): Promise<InstallDocsOptions> {
-  const out: InstallDocsOptions = { ...opts };
-  if (!out.store && config.databaseUrl) {
-    const { PostgresDocStore } = await import('./doc-store-postgres.js');
-    out.store = PostgresDocStore.forConfig(config, logger);
-  }
-  if (!out.bus && config.redisUrl) {
-    const { RedisDocBus } = await import('./doc-bus-redis.js');
-    // With several Redis shards, document updates travel over the first one (README §Brokers).
-    const { splitUrls } = await import('../broker/shard-ring.js');
-    out.bus = new RedisDocBus({ url: splitUrls(config.redisUrl)[0], logger, config });
-  }
-  return out;
 }
