@@ -9,6 +9,9 @@ import type { DocStore, DocVersion } from './doc-store.js';
 import { UpdateRejected } from './update-validator.js';
 import { HttpError, authenticateRequest, readJsonBody, sendJson } from '../http/http-util.js';
 import type { Logger } from '../logger.js';
+import type { z } from 'zod';
+import { parseBody, type BodySpec } from '../http/body.js';
+import { restoreBody, versionBody } from './docs-bodies.js';
 
 export interface DocsHttpDeps {
   config: Config;
@@ -103,12 +106,11 @@ export class DocsHttp {
     if (!methods.includes(req.method ?? 'GET')) throw new HttpError(405, 'BAD_REQUEST', `method ${req.method} not allowed here; use ${methods.join(' or ')}`);
   }
 
-  private async body(req: IncomingMessage): Promise<Record<string, unknown>> {
+  /** The JSON body (an empty one reads as `{}`), validated by its zod schema (docs-bodies.ts). */
+  private async body<T extends z.ZodType>(req: IncomingMessage, spec: BodySpec<T>): Promise<z.output<T>> {
     const len = Number(req.headers['content-length'] ?? 0);
-    if (len === 0 && !req.headers['transfer-encoding']) return {};
-    const body = await readJsonBody(req, this.deps.config.docs.maxHttpBodyBytes);
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HttpError(400, 'BAD_REQUEST', 'body must be a JSON object');
-    return body as Record<string, unknown>;
+    if (len === 0 && !req.headers['transfer-encoding']) return parseBody(spec, {});
+    return parseBody(spec, await readJsonBody(req, this.deps.config.docs.maxHttpBodyBytes));
   }
 
   private async versionContent(doc: string, id: string): Promise<DocContent> {
@@ -131,10 +133,8 @@ export class DocsHttp {
         this.allow(req, 'GET', 'POST');
         if (req.method === 'POST') {
           const user = await this.authorize(req, url, doc, 'pub');
-          const body = await this.body(req);
-          const label = body.label;
-          if (label !== undefined && label !== null && (typeof label !== 'string' || label.length > 200)) throw new HttpError(400, 'BAD_REQUEST', 'label must be a string of at most 200 characters');
-          const v = await manager.createVersion(doc, typeof label === 'string' ? label : null, user.id);
+          const { label } = await this.body(req, versionBody);
+          const v = await manager.createVersion(doc, label ?? null, user.id);
           return sendJson(res, 201, { version: publicVersion(v) });
         }
         await this.authorize(req, url, doc, 'sub');
@@ -162,9 +162,7 @@ export class DocsHttp {
       case 'restore': {
         this.allow(req, 'POST');
         const user = await this.authorize(req, url, doc, 'pub');
-        const body = await this.body(req);
-        const version = typeof body.version === 'number' ? String(body.version) : body.version;
-        if (typeof version !== 'string' || version === '') throw new HttpError(400, 'BAD_REQUEST', 'body must be { "version": "<id>" }');
+        const { version } = await this.body(req, restoreBody);
         const r = await manager.restore(doc, version, user.id);
         return sendJson(res, 200, { restored: r.restored, undoVersion: publicVersion(r.undoVersion), seq: r.seq });
       }

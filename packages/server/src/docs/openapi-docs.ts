@@ -1,4 +1,6 @@
 import type { Config } from '../config.js';
+import { bodySchema } from '../http/body.js';
+import { restoreBody, versionBody } from './docs-bodies.js';
 import { anyCredential, authErrors, bodyErrors, errorResponse, json, ref, type OpenApiFragment } from '../http/openapi-common.js';
 
 /** `/api/docs/:doc/...` (docs-http.ts): content, versions, diff, restore, audit log. */
@@ -54,7 +56,7 @@ export function docsOpenApi(config: Config): OpenApiFragment {
           requestBody: {
             required: false,
             description: 'May be empty (no Content-Length, or 0): a version without label.',
-            content: json({ type: 'object', properties: { label: { type: ['string', 'null'], maxLength: 200 } } }),
+            content: json(bodySchema(versionBody)),
           },
           responses: {
             201: { description: 'The new version.', content: json({ type: 'object', required: ['version'], properties: { version: ref('DocVersion') } }) },
@@ -103,7 +105,7 @@ export function docsOpenApi(config: Config): OpenApiFragment {
           parameters: [docParam],
           requestBody: {
             required: true,
-            content: json({ type: 'object', required: ['version'], properties: { version: { type: ['string', 'integer'], minLength: 1, description: 'The version id (a number is accepted).' } } }),
+            content: json(bodySchema(restoreBody)),
           },
           responses: {
             200: { description: 'Restored.', content: json(ref('DocRestoreResult')) },

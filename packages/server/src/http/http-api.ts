@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
-  MAX_CID_LENGTH, MAX_EVENT_NAME_LENGTH, decodeCursor, isValidRoomName, namespaceOf, type Position,
+  MAX_CID_LENGTH, decodeCursor, isValidRoomName, namespaceOf, type Position,
 } from '@aqueduct/protocol';
 import { can, type User } from '../auth/grants.js';
 import { namespaceSettings, type NamespaceConfig } from '../config.js';
@@ -9,6 +9,8 @@ import type { HttpModule } from './http-module.js';
 import { TokenBucket } from '../core/rate-limiter.js';
 import type { ServerContext } from '../context.js';
 import { dataBytes, publishAs, publishReply, PublishRefused } from '../core/publish-policy.js';
+import { IDEMPOTENCY_KEY_MESSAGE, disconnectBody, publishBody } from './api-bodies.js';
+import { parseBody } from './body.js';
 import { asHttpError, intParam } from '../streams/stream-request.js';
 
 /** Per-user publish buckets kept at most; the least recently created are forgotten first. */
@@ -20,7 +22,6 @@ const ROOM_PREFIX = '/api/rooms/';
 const ROOM_ACTIONS = ['history', 'presence', 'disconnect'] as const;
 type RoomAction = (typeof ROOM_ACTIONS)[number];
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function methodNotAllowed(res: ServerResponse, allow: string): true {
   res.setHeader('Allow', allow);
@@ -88,27 +89,18 @@ export function httpApiModule(ctx: ServerContext): HttpModule {
   async function publish(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const { config, hub } = ctx;
     const user = await authenticateRequest(req, url, ctx.auth, config.apiKey);
-    const body = await readJsonBody(req, config.limits.maxMessageBytes + 4096);
-    if (!isObj(body)) throw new HttpError(400, 'BAD_REQUEST', 'body must be a JSON object');
+    const body = parseBody(publishBody, await readJsonBody(req, config.limits.maxMessageBytes + 4096));
     const { room, data, event, volatile } = body;
-    if (!isValidRoomName(room)) throw new HttpError(400, 'INVALID_ROOM', 'room must be a valid room name');
-    if (data === undefined) throw new HttpError(400, 'BAD_REQUEST', 'data is required');
-    if (event !== undefined && (typeof event !== 'string' || event.length === 0 || event.length > MAX_EVENT_NAME_LENGTH || /[\r\n\0]/.test(event))) {
-      throw new HttpError(400, 'BAD_REQUEST', `event must be a single-line string of 1..${MAX_EVENT_NAME_LENGTH} characters`);
-    }
-    if (volatile !== undefined && typeof volatile !== 'boolean') throw new HttpError(400, 'BAD_REQUEST', 'volatile must be a boolean');
     const header = req.headers['idempotency-key'];
     const key = body.idempotencyKey ?? (typeof header === 'string' ? header : undefined);
-    if (key !== undefined && (typeof key !== 'string' || key.length === 0 || key.length > MAX_CID_LENGTH)) {
-      throw new HttpError(400, 'BAD_REQUEST', `idempotencyKey must be a string of 1..${MAX_CID_LENGTH} characters`);
-    }
+    if (key !== undefined && (key.length === 0 || key.length > MAX_CID_LENGTH)) throw new HttpError(400, 'BAD_REQUEST', IDEMPOTENCY_KEY_MESSAGE);
     const outcome = await publishAs(hub, config, {
       user,
       room,
       data,
-      event: event as string | undefined,
-      volatile: volatile as boolean | undefined,
-      key: key as string | undefined,
+      event,
+      volatile,
+      key,
       from: user.superuser ? undefined : { client: 'http', user: user.id },
       bytes: dataBytes(data),
     }, (bucketKey, ns) => take(user, bucketKey, ns)).catch((err: unknown) => {
@@ -147,10 +139,7 @@ export function httpApiModule(ctx: ServerContext): HttpModule {
       const user = await authenticateRequest(req, url, ctx.auth, config.apiKey);
       if (!user.superuser) throw new HttpError(403, 'PERMISSION_DENIED', 'disconnect needs the server API key (Authorization: Bearer or X-API-Key)');
     }
-    const body = await readJsonBody(req, 4096);
-    if (!isObj(body) || typeof body.user !== 'string' || body.user.length === 0 || body.user.length > 256) {
-      throw new HttpError(400, 'BAD_REQUEST', 'body must be { "user": "<token sub>" }');
-    }
+    const body = parseBody(disconnectBody, await readJsonBody(req, 4096));
     await hub.disconnect(body.user, room).catch((err: unknown) => { throw asHttpError(err); });
     ctx.logger.info({ user: body.user, room }, 'disconnect requested over the HTTP API');
     sendJson(res, 200, {});

@@ -1,6 +1,8 @@
 import { sendJson } from './http-util.js';
 import type { HttpModule } from './http-module.js';
 import type { Config } from '../config.js';
+import { disconnectBody, publishBody } from './api-bodies.js';
+import { bodySchema } from './body.js';
 import { CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_MAX_AGE_SEC } from './cors.js';
 import { authErrors, corsPreflight, errorResponse, headOf, json, noAuth, originError, ref, type OpenApiFragment } from './openapi-common.js';
 
@@ -178,7 +180,7 @@ function baseDocument(config: Config): Record<string, unknown> {
           description: 'Every node closes the user\'s room-bus connections (close 4502) and SSE streams (`event: disconnect`, code 4502) in the room.',
           security: [{ bearer: [] }, { apiKey: [] }],
           parameters: [roomParam],
-          requestBody: { required: true, content: json({ type: 'object', required: ['user'], properties: { user: { type: 'string', minLength: 1, maxLength: 256, description: 'The token `sub`.' } } }) },
+          requestBody: { required: true, content: json(bodySchema(disconnectBody)) },
           responses: {
             200: { description: 'Sent to every node.', content: json({ type: 'object' }) },
             400: errorResponse('BAD_REQUEST, INVALID_ROOM'),
@@ -218,16 +220,7 @@ function baseDocument(config: Config): Record<string, unknown> {
             publications: { type: 'array', items: ref('Publication') },
           },
         },
-        PublishRequest: {
-          type: 'object', required: ['room', 'data'],
-          properties: {
-            room: { type: 'string', minLength: 1, maxLength: 200 },
-            data: { description: 'Any JSON value.' },
-            event: { type: 'string', minLength: 1, maxLength: 64 },
-            volatile: { type: 'boolean', description: 'Not stored, no position, dropped first under backpressure.' },
-            idempotencyKey: { type: 'string', minLength: 1, maxLength: 128 },
-          },
-        },
+        PublishRequest: bodySchema(publishBody),
         PublishResult: {
           type: 'object',
           properties: { epoch: { type: 'string' }, offset: { type: 'integer' }, duplicate: { type: 'boolean' } },

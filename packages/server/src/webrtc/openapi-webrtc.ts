@@ -1,4 +1,6 @@
 import type { Config } from '../config.js';
+import { bodySchema } from '../http/body.js';
+import { statsBody } from './webrtc-bodies.js';
 import { MAX_STATS_BODY_BYTES } from './webrtc-http.js';
 import { anyCredential, authErrors, bodyErrors, errorResponse, json, ref, type OpenApiFragment } from '../http/openapi-common.js';
 
@@ -38,7 +40,7 @@ export function webrtcOpenApi(config: Config): OpenApiFragment {
           summary: 'Report an established peer connection by path (relayed or direct)',
           description: 'Counts `aqueduct_webrtc_connections_total{path}` in `/metrics`, so operators see the relayed (TURN) share. For callers with `signal` in some room.',
           security: anyCredential,
-          requestBody: { required: true, content: json({ type: 'object', required: ['path'], properties: { path: { type: 'string', enum: ['relay', 'direct'] } } }) },
+          requestBody: { required: true, content: json(bodySchema(statsBody)) },
           responses: {
             200: { description: 'Counted.', content: json({ type: 'object', required: ['ok'], properties: { ok: { const: true } } }) },
             400: errorResponse("BAD_REQUEST: path must be 'relay' or 'direct', or the body is not JSON"),

@@ -10,14 +10,13 @@ import type { Config } from '../../config.js';
 import type { ServerContext } from '../../context.js';
 import type { Logger } from '../../logger.js';
 import { StaticFiles } from '../../http/static-files.js';
+import { parseBody } from '../../http/body.js';
+import { tokenBody } from './demo-bodies.js';
 
 /** Rooms a demo token may use, and what it may do there. */
 export const DEMO_GRANTS: Record<string, Permission[]> = { 'demo:*': ['sub', 'pub', 'presence', 'signal'] };
 /** Largest body of `POST /api/demo/token`. */
 export const MAX_TOKEN_BODY_BYTES = 1024;
-const NAME_RE = /^[\p{L}\p{N} _.'-]{1,32}$/u;
-const COLOR_RE = /^#[0-9a-f]{6}$/i;
-const USER_RE = /^demo-[a-z0-9]{6,32}$/;
 const ADJECTIVES = ['Amber', 'Brisk', 'Calm', 'Deft', 'Eager', 'Fleet', 'Gentle', 'Hazel', 'Ivory', 'Jolly', 'Keen', 'Lucid'];
 const ANIMALS = ['Otter', 'Heron', 'Lynx', 'Wren', 'Marten', 'Ibis', 'Newt', 'Finch', 'Badger', 'Crane', 'Gecko', 'Puffin'];
 const COLORS = ['#d7263d', '#1b998b', '#2e86ab', '#c5283d', '#7b2cbf', '#e07a00', '#2a9d8f', '#3a86ff', '#b5179e', '#6a994e'];
@@ -35,27 +34,6 @@ Start it with <code>--demo</code> (as <code>npm start</code> does) to try the de
 <p><a href="/admin">Admin dashboard</a> (needs the server API key) · <a href="/healthz">/healthz</a> · <a href="/metrics">/metrics</a></p>
 </main></body></html>
 `;
-
-interface TokenRequest { user?: string; name?: string; color?: string }
-
-function parseTokenRequest(body: unknown): TokenRequest {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new HttpError(400, 'BAD_REQUEST', 'body must be a JSON object');
-  const b = body as Record<string, unknown>;
-  const out: TokenRequest = {};
-  if (b.user !== undefined) {
-    if (typeof b.user !== 'string' || !USER_RE.test(b.user)) throw new HttpError(400, 'BAD_REQUEST', 'user must look like "demo-" followed by 6-32 lowercase letters or digits');
-    out.user = b.user;
-  }
-  if (b.name !== undefined) {
-    if (typeof b.name !== 'string' || !NAME_RE.test(b.name.trim())) throw new HttpError(400, 'BAD_REQUEST', 'name must be 1-32 letters, digits, spaces or _ . \' -');
-    out.name = b.name.trim();
-  }
-  if (b.color !== undefined) {
-    if (typeof b.color !== 'string' || !COLOR_RE.test(b.color)) throw new HttpError(400, 'BAD_REQUEST', 'color must be #rrggbb');
-    out.color = b.color.toLowerCase();
-  }
-  return out;
-}
 
 const pick = <T>(list: readonly T[]): T => list[randomInt(list.length)];
 
@@ -96,7 +74,7 @@ export function demoModule(ctx: ServerContext, stats: NodeStatsSampler, files = 
       if (path === '/api/demo/token') {
         if (req.method !== 'POST') throw new HttpError(405, 'BAD_REQUEST', 'use POST');
         if (!config.demo) throw new HttpError(404, 'NOT_FOUND', 'demo mode is off (start the server with --demo)');
-        const body = parseTokenRequest(await readJsonBody(req, MAX_TOKEN_BODY_BYTES));
+        const body = parseBody(tokenBody, await readJsonBody(req, MAX_TOKEN_BODY_BYTES));
         const user = body.user ?? `demo-${randomBytes(6).toString('hex')}`;
         const name = body.name ?? `${pick(ADJECTIVES)} ${pick(ANIMALS)}`;
         const color = body.color ?? pick(COLORS);

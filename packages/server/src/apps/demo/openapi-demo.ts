@@ -1,4 +1,6 @@
 import type { Config } from '../../config.js';
+import { bodySchema } from '../../http/body.js';
+import { tokenBody } from './demo-bodies.js';
 import { MAX_TOKEN_BODY_BYTES } from './demo.js';
 import { apiKeyOnly, bodyErrors, errorResponse, headOf, json, noAuth, ref, type OpenApiFragment } from '../../http/openapi-common.js';
 
@@ -57,14 +59,7 @@ export function demoOpenApi(config: Config): OpenApiFragment {
           requestBody: {
             required: true,
             description: 'A JSON object; every field is optional (`{}` is fine).',
-            content: json({
-              type: 'object',
-              properties: {
-                user: { type: 'string', pattern: '^demo-[a-z0-9]{6,32}$', description: 'Reuse an id (the page keeps it in sessionStorage).' },
-                name: { type: 'string', minLength: 1, maxLength: 32, description: "Letters, digits, space, _ . ' -" },
-                color: { type: 'string', pattern: '^#[0-9a-fA-F]{6}$' },
-              },
-            }),
+            content: json(bodySchema(tokenBody)),
           },
           responses: {
             200: { description: 'The token and who it is for.', content: json(ref('DemoToken')) },
