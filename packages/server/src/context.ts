@@ -39,6 +39,8 @@ export interface NodeHost {
   use(module: HttpModule): void;
   addUpgrade(handler: UpgradeHandler): void;
   addHealth(name: string, check: HealthCheck): void;
+  /** Runs on the node's one heartbeat sweep (every 50–1000 ms, see server.ts), with the current time. */
+  addSweep(fn: (now: number) => void): void;
   /** Runs on close, before the broker and presence are closed (flush documents etc.). */
   onClose(fn: () => Promise<void>): void;
   /** Adds routes to `/api/openapi.json`. */

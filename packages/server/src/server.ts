@@ -67,6 +67,7 @@ export class AqueductServer implements NodeHost {
   private readonly closers: Array<() => Promise<void>> = [];
   private readonly health: Array<[string, HealthCheck]> = [];
   private sweepTimer?: NodeJS.Timeout;
+  private readonly sweeps: Array<(now: number) => void> = [];
   private closing?: Promise<void>;
 
   constructor(readonly options: CreateServerOptions & { config: Config }, readonly broker: Broker, readonly presence: Presence) {
@@ -118,6 +119,11 @@ export class AqueductServer implements NodeHost {
 
   addUpgrade(handler: UpgradeHandler): void {
     this.upgrades.push(handler);
+  }
+
+  /** Adds a part's work to the node's one heartbeat sweep (e.g. `/yjs` pings). */
+  addSweep(fn: (now: number) => void): void {
+    this.sweeps.push(fn);
   }
 
   addHealth(name: string, check: HealthCheck): void {
@@ -199,7 +205,10 @@ export class AqueductServer implements NodeHost {
     return this.hub.publish(room, data, options);
   }
 
-  /** Starts the broker and the heartbeat sweep (and listens when the server is ours). */
+  /**
+   * Starts the broker and the node's one heartbeat sweep: room-bus sessions (ping, auth and token
+   * deadlines, idle rate buckets) and every part's sweep (`addSweep`).
+   */
   async start(): Promise<void> {
     await this.broker.start(this.hub);
     const { heartbeatIntervalMs, heartbeatTimeoutMs, authTimeoutMs } = this.config.limits;
@@ -207,6 +216,7 @@ export class AqueductServer implements NodeHost {
     this.sweepTimer = setInterval(() => {
       const now = Date.now();
       for (const s of this.sessions) s.heartbeat(now);
+      for (const fn of this.sweeps) fn(now);
     }, sweepMs);
     this.sweepTimer.unref();
   }

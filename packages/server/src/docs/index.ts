@@ -26,6 +26,8 @@ export interface DocsModule {
   /** Handles /api/docs/* ; resolves false when the path is not one of ours. */
   handleHttp(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean>;
   loadedCount(): number;
+  /** The `/yjs` part of the node's heartbeat sweep (pings, dead-connection cleanup). */
+  sweep(now: number): void;
   health(): { ok: boolean; detail?: string };
   /** Closes connections (SHUTDOWN), waits for queued updates, closes the store. */
   close(): Promise<void>;
@@ -70,6 +72,7 @@ export function createDocsModule(deps: DocsModuleDeps): DocsModule {
     handleUpgrade: (req, socket, head, docName) => yjs.handleUpgrade(req, socket, head, docName),
     handleHttp: (req, res, url) => http.handle(req, res, url),
     loadedCount: () => manager.loadedCount(),
+    sweep: (now) => yjs.sweep(now),
     health: () => (storeOk ? { ok: true, detail: `${manager.loadedCount()} documents loaded, ${yjs.connectionCount()} connections` } : { ok: false, detail: storeDetail }),
     close() {
       closing ??= (async () => {

@@ -56,6 +56,7 @@ export function installDocs(server: DocsHost, opts: InstallDocsOptions = {}): Do
   server.addHealth('docs', () => docs.health());
   const bus = opts.bus;
   if (bus?.health) server.addHealth('docbus', () => bus.health!());
+  server.addSweep((now) => docs.sweep(now));
   server.onClose(() => docs.close());
   server.addOpenApi(docsOpenApi(config));
   return docs;

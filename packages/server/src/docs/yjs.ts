@@ -46,7 +46,8 @@ export class YjsTransport {
   private readonly rooms = new Map<string, Room>();
   /** Schedules rooms' broadcast writes: next tick, or the room's slot when a window is open (write-coalescer.ts). */
   private readonly flusher: Flusher<Room>;
-  private readonly heartbeat: NodeJS.Timeout;
+  /** When the pipe last pinged its connections (the node's one heartbeat sweep calls `sweep`). */
+  private lastSweep = Date.now();
   private closing = false;
   /** Plain tallies folded into the labelled counters when metrics are read (no label lookup per message). */
   private readonly hot: Metrics['hot'];
@@ -59,8 +60,6 @@ export class YjsTransport {
     this.hot = deps.metrics.hot;
     const { limits } = deps.config;
     this.flusher = new Flusher<Room>({ windowMs: deps.config.docs.writeCoalesceMs, writeShare: limits.writeShare, maxGapMs: limits.writeMaxGapMs });
-    this.heartbeat = setInterval(() => this.sweep(), deps.config.limits.heartbeatIntervalMs);
-    this.heartbeat.unref();
   }
 
   connectionCount(): number {
@@ -372,7 +371,14 @@ export class YjsTransport {
     if (live) this.deps.manager.release(live);
   }
 
-  private sweep(): void {
+  /**
+   * Called by the node's heartbeat sweep (server.ts, at most every second): every
+   * `limits.heartbeatIntervalMs` it terminates connections that did not answer the last ping and
+   * pings the others.
+   */
+  sweep(now: number): void {
+    if (now - this.lastSweep < this.deps.config.limits.heartbeatIntervalMs) return;
+    this.lastSweep = now;
     for (const conn of this.conns) {
       if (conn.state !== 'open') continue;
       if (!conn.alive) {
@@ -388,7 +394,6 @@ export class YjsTransport {
   /** Closes every connection with SHUTDOWN (clients reconnect, possibly to another node). */
   async close(): Promise<void> {
     this.closing = true;
-    clearInterval(this.heartbeat);
     const sockets = [...this.conns].map((c) => c.ws);
     for (const conn of [...this.conns]) this.disconnect(conn, DocCloseCodes.SHUTDOWN.code, 'server shutdown');
     await Promise.all(sockets.map((ws) => ws.readyState === ws.CLOSED ? undefined : new Promise<void>((r) => ws.once('close', () => r()))));
