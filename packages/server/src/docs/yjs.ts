@@ -371,11 +371,7 @@ export class YjsTransport {
     if (live) this.deps.manager.release(live);
   }
 
-  /**
-   * Called by the node's heartbeat sweep (server.ts, at most every second): every
-   * `limits.heartbeatIntervalMs` it terminates connections that did not answer the last ping and
-   * pings the others.
-   */
+  /** From the node's heartbeat sweep: every heartbeatIntervalMs, drop the silent, ping the rest. */
   sweep(now: number): void {
     if (now - this.lastSweep < this.deps.config.limits.heartbeatIntervalMs) return;
     this.lastSweep = now;
