@@ -5,7 +5,7 @@ import type { Config } from './config.js';
 import type { Hub } from './core/hub.js';
 import type { Session } from './core/session.js';
 import type { HttpModule } from './http/http-module.js';
-import type { OpenApiFragment } from './http/openapi-common.js';
+import type { ApiRoutes } from './http/route.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 
@@ -43,8 +43,8 @@ export interface NodeHost {
   addSweep(fn: (now: number) => void): void;
   /** Runs on close, before the broker and presence are closed (flush documents etc.). */
   onClose(fn: () => Promise<void>): void;
-  /** Adds routes to `/api/openapi.json`. */
-  addOpenApi(fragment: OpenApiFragment): void;
-  /** The fragments added so far (read by the OpenAPI route on each build). */
-  readonly openApiFragments: readonly OpenApiFragment[];
+  /** Adds a part's route descriptors (http/route.ts) to `/api/openapi.json`. */
+  addOpenApi(part: ApiRoutes): void;
+  /** The parts' routes added so far (read by the OpenAPI route on each build). */
+  readonly openApiParts: readonly ApiRoutes[];
 }

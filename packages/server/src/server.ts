@@ -20,9 +20,9 @@ import { WsBus } from './ws/ws.js';
 import type { InstallDocsOptions } from './docs/install.js';
 import type { DocsModule } from './docs/index.js';
 import type { StreamsHandle } from './http/api-mount.js';
-import type { OpenApiFragment } from './http/openapi-common.js';
-import { opsOpenApi } from './http/openapi-ops.js';
-import { websocketOpenApi } from './ws/openapi-websocket.js';
+import type { ApiRoutes } from './http/route.js';
+import { opsRoutes } from './http/ops-routes.js';
+import { websocketRoutes } from './ws/ws-routes.js';
 
 export interface CreateServerOptions {
   /** Configuration: a validated Config, or input validated here (defaults + env are NOT applied; use loadConfig for that). */
@@ -59,7 +59,7 @@ export class AqueductServer implements NodeHost {
   /** The documents part, once mounted (embedding apps: server-side reads, versions, restore). */
   docs?: DocsModule;
   private readonly ownsHttp: boolean;
-  private readonly fragments: OpenApiFragment[] = [];
+  private readonly apiParts: ApiRoutes[] = [];
   private readonly bus: WsBus;
   private readonly sessions = new Set<Session>();
   private readonly modules: HttpModule[] = [];
@@ -100,16 +100,16 @@ export class AqueductServer implements NodeHost {
     this.addHealth('broker', () => broker.health());
     this.addHealth('presence', () => presence.health());
     this.use(opsModule(this.context));
-    this.addOpenApi(opsOpenApi());
-    this.addOpenApi(websocketOpenApi(this.config));
+    this.addOpenApi(opsRoutes);
+    this.addOpenApi(websocketRoutes(this.config));
   }
 
-  addOpenApi(fragment: OpenApiFragment): void {
-    this.fragments.push(fragment);
+  addOpenApi(part: ApiRoutes): void {
+    this.apiParts.push(part);
   }
 
-  get openApiFragments(): readonly OpenApiFragment[] {
-    return this.fragments;
+  get openApiParts(): readonly ApiRoutes[] {
+    return this.apiParts;
   }
 
   /** Mounts an HTTP module (checked in mount order). */

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isValidRoomName } from '@aqueduct/protocol';
 import type { Authenticator } from '../auth/auth.js';
 import { can, type Permission, type User } from '../auth/grants.js';
 import type { Config } from '../config.js';
@@ -11,7 +10,8 @@ import { HttpError, authenticateRequest, readJsonBody, sendJson } from '../http/
 import type { Logger } from '../logger.js';
 import type { z } from 'zod';
 import { parseBody, type BodySpec } from '../http/body.js';
-import { restoreBody, versionBody } from './docs-bodies.js';
+import { parseParams, parseQuery } from '../http/route.js';
+import { docsRoutes } from './docs-routes.js';
 
 export interface DocsHttpDeps {
   config: Config;
@@ -48,13 +48,6 @@ function parsePath(pathname: string): { doc: string; route: Route } | null {
   return null;
 }
 
-function intParam(url: URL, name: string, fallback: number, max: number): number {
-  const raw = url.searchParams.get(name);
-  if (raw === null || raw === '') return fallback;
-  if (!/^\d{1,15}$/.test(raw)) throw new HttpError(400, 'BAD_REQUEST', `${name} must be a non-negative integer`);
-  return Math.min(Number(raw), max);
-}
-
 function publicVersion(v: DocVersion): Omit<DocVersion, 'doc'> {
   return { id: v.id, label: v.label, author: v.author, time: v.time, seq: v.seq };
 }
@@ -65,7 +58,11 @@ function publicVersion(v: DocVersion): Omit<DocVersion, 'doc'> {
  * to read, `pub` to write) or the server API key. Errors are `{ error: { code, message } }`.
  */
 export class DocsHttp {
-  constructor(private readonly deps: DocsHttpDeps) {}
+  private readonly routes: ReturnType<typeof docsRoutes>;
+
+  constructor(private readonly deps: DocsHttpDeps) {
+    this.routes = docsRoutes(deps.config);
+  }
 
   async handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
     let parsed: { doc: string; route: Route } | null;
@@ -97,7 +94,7 @@ export class DocsHttp {
 
   private async authorize(req: IncomingMessage, url: URL, doc: string, perm: Permission): Promise<User> {
     const user = await authenticateRequest(req, url, this.deps.auth, this.deps.config.apiKey);
-    if (!isValidRoomName(doc)) throw new HttpError(400, 'INVALID_ROOM', 'invalid document name');
+    parseParams(this.routes.content, { doc });
     if (!can(user, perm, doc)) throw new HttpError(403, 'PERMISSION_DENIED', `no ${perm} permission for ${doc}`);
     return user;
   }
@@ -106,7 +103,7 @@ export class DocsHttp {
     if (!methods.includes(req.method ?? 'GET')) throw new HttpError(405, 'BAD_REQUEST', `method ${req.method} not allowed here; use ${methods.join(' or ')}`);
   }
 
-  /** The JSON body (an empty one reads as `{}`), validated by its zod schema (docs-bodies.ts). */
+  /** The JSON body (an empty one reads as `{}`), validated by its route's zod schema (docs-routes.ts). */
   private async body<T extends z.ZodType>(req: IncomingMessage, spec: BodySpec<T>): Promise<z.output<T>> {
     const len = Number(req.headers['content-length'] ?? 0);
     if (len === 0 && !req.headers['transfer-encoding']) return parseBody(spec, {});
@@ -122,6 +119,7 @@ export class DocsHttp {
 
   private async route(req: IncomingMessage, res: ServerResponse, url: URL, doc: string, route: Route): Promise<void> {
     const { store, manager, config } = this.deps;
+    const routes = this.routes;
     switch (route.kind) {
       case 'content': {
         this.allow(req, 'GET');
@@ -133,13 +131,12 @@ export class DocsHttp {
         this.allow(req, 'GET', 'POST');
         if (req.method === 'POST') {
           const user = await this.authorize(req, url, doc, 'pub');
-          const { label } = await this.body(req, versionBody);
+          const { label } = await this.body(req, routes.createVersion.body);
           const v = await manager.createVersion(doc, label ?? null, user.id);
           return sendJson(res, 201, { version: publicVersion(v) });
         }
         await this.authorize(req, url, doc, 'sub');
-        const limit = intParam(url, 'limit', 100, config.docs.maxListLimit);
-        const after = url.searchParams.get('after') ?? undefined;
+        const { limit, after } = parseQuery(routes.versions, url);
         const versions = await store.listVersions(doc, { limit, after });
         return sendJson(res, 200, { versions: versions.map(publicVersion) });
       }
@@ -153,30 +150,21 @@ export class DocsHttp {
       case 'diff': {
         this.allow(req, 'GET');
         await this.authorize(req, url, doc, 'sub');
-        const from = url.searchParams.get('from');
-        const to = url.searchParams.get('to') ?? 'current';
-        if (!from) throw new HttpError(400, 'BAD_REQUEST', 'from (a version id) is required; to defaults to current');
+        const { from, to = 'current' } = parseQuery(routes.diff, url);
         const [a, b] = await Promise.all([this.versionContent(doc, from), this.versionContent(doc, to)]);
         return sendJson(res, 200, { from, to, ...diffContent(a, b, config.docs.maxDiffCells) });
       }
       case 'restore': {
         this.allow(req, 'POST');
         const user = await this.authorize(req, url, doc, 'pub');
-        const { version } = await this.body(req, restoreBody);
+        const { version } = await this.body(req, routes.restore.body);
         const r = await manager.restore(doc, version, user.id);
         return sendJson(res, 200, { restored: r.restored, undoVersion: publicVersion(r.undoVersion), seq: r.seq });
       }
       case 'audit': {
         this.allow(req, 'GET');
         await this.authorize(req, url, doc, 'sub');
-        const limit = intParam(url, 'limit', 100, config.docs.maxListLimit);
-        const sinceSeq = intParam(url, 'since', 0, Number.MAX_SAFE_INTEGER);
-        const rawTime = url.searchParams.get('sinceTime');
-        let sinceTime: number | undefined;
-        if (rawTime) {
-          sinceTime = /^\d+$/.test(rawTime) ? Number(rawTime) : Date.parse(rawTime);
-          if (!Number.isFinite(sinceTime)) throw new HttpError(400, 'BAD_REQUEST', 'sinceTime must be ms since epoch or an ISO date');
-        }
+        const { limit, since: sinceSeq, sinceTime } = parseQuery(routes.audit, url);
         const entries = await store.audit(doc, { sinceSeq, sinceTime, limit });
         const next = limit > 0 && entries.length === limit ? entries[entries.length - 1].seq : null;
         return sendJson(res, 200, { entries, next });

@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { NodeHost } from '../context.js';
-import { docsOpenApi } from './openapi-docs.js';
+import { docsRoutes, docsTags } from './docs-routes.js';
 import { createDefaultDocStore, createDocsModule, type DocsModule } from './index.js';
 import type { DocBus } from './doc-bus.js';
 import type { DocHooks } from './doc-manager.js';
@@ -58,6 +58,6 @@ export function installDocs(server: DocsHost, opts: InstallDocsOptions = {}): Do
   if (bus?.health) server.addHealth('docbus', () => bus.health!());
   server.addSweep((now) => docs.sweep(now));
   server.onClose(() => docs.close());
-  server.addOpenApi(docsOpenApi(config));
+  server.addOpenApi({ tags: docsTags, routes: Object.values(docsRoutes(config)) });
   return docs;
 }

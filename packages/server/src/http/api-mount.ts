@@ -5,6 +5,8 @@ import type { NodeHost, ServerContext } from '../context.js';
 import { corsModule } from './cors.js';
 import { httpApiModule } from './http-api.js';
 import { openApiModule } from './openapi.js';
+import { apiRoutes } from './api-routes.js';
+import { streamRoutes, streamSchemas } from '../streams/stream-routes.js';
 import { pollModule } from '../streams/poll.js';
 import type { SseStream } from '../streams/sse.js';
 import { sseModule } from '../streams/sse-route.js';
@@ -50,7 +52,10 @@ export function installSseHttp(server: NodeHost): StreamsHandle {
   const streams = new Set<SseStream>();
   const handle: StreamsHandle = { registry, streams };
   server.use(corsModule(ctx));
-  server.use(openApiModule(ctx.config, () => server.openApiFragments));
+  server.use(openApiModule(() => server.openApiParts));
+  const api = apiRoutes(ctx.config);
+  const streamsApi = streamRoutes(ctx.config);
+  server.addOpenApi({ schemas: streamSchemas, routes: [streamsApi.events, streamsApi.poll, api.publish, api.history, api.presence, api.disconnect] });
   server.use(logged(ctx, sseModule(ctx, registry, (s) => {
     streams.add(s);
     s.onEnd(() => streams.delete(s));

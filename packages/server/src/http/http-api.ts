@@ -1,7 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import {
-  MAX_CID_LENGTH, decodeCursor, isValidRoomName, namespaceOf, type Position,
-} from '@aqueduct/protocol';
+import { decodeCursor, namespaceOf, type Position } from '@aqueduct/protocol';
 import { can, type User } from '../auth/grants.js';
 import { namespaceSettings, type NamespaceConfig } from '../config.js';
 import { HttpError, authenticateRequest, isApiKeyRequest, readJsonBody, sendError, sendJson } from './http-util.js';
@@ -9,9 +7,10 @@ import type { HttpModule } from './http-module.js';
 import { TokenBucket } from '../core/rate-limiter.js';
 import type { ServerContext } from '../context.js';
 import { dataBytes, publishAs, publishReply, PublishRefused } from '../core/publish-policy.js';
-import { IDEMPOTENCY_KEY_MESSAGE, disconnectBody, publishBody } from './api-bodies.js';
+import { apiRoutes } from './api-routes.js';
 import { parseBody } from './body.js';
-import { asHttpError, intParam } from '../streams/stream-request.js';
+import { parseHeaders, parseParams, parseQuery } from './route.js';
+import { asHttpError } from '../streams/stream-request.js';
 
 /** Per-user publish buckets kept at most; the least recently created are forgotten first. */
 const MAX_PUBLISH_BUCKETS = 10_000;
@@ -29,6 +28,7 @@ function methodNotAllowed(res: ServerResponse, allow: string): true {
   return true;
 }
 
+/** The room and action of a `/api/rooms/:room/<action>` path; the room is validated by the route's `params` schema. */
 function parseRoomPath(pathname: string): { room: string; action: RoomAction } | null {
   if (!pathname.startsWith(ROOM_PREFIX)) return null;
   const rest = pathname.slice(ROOM_PREFIX.length);
@@ -42,7 +42,6 @@ function parseRoomPath(pathname: string): { room: string; action: RoomAction } |
   } catch {
     throw new HttpError(400, 'INVALID_ROOM', 'room is not valid URL encoding');
   }
-  if (!isValidRoomName(room)) throw new HttpError(400, 'INVALID_ROOM', `invalid room name ${JSON.stringify(String(room as unknown).slice(0, 64))}`);
   return { room, action };
 }
 
@@ -73,6 +72,7 @@ export function parseSince(raw: string, room: string): Position {
  */
 export function httpApiModule(ctx: ServerContext): HttpModule {
   const buckets = new Map<string, TokenBucket>();
+  const routes = apiRoutes(ctx.config);
 
   /** User-token publishes are rate limited per user and namespace like a room-bus connection; the API key is not. */
   function take(user: User, bucketKey: string, ns: NamespaceConfig): boolean {
@@ -89,11 +89,9 @@ export function httpApiModule(ctx: ServerContext): HttpModule {
   async function publish(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const { config, hub } = ctx;
     const user = await authenticateRequest(req, url, ctx.auth, config.apiKey);
-    const body = parseBody(publishBody, await readJsonBody(req, config.limits.maxMessageBytes + 4096));
+    const body = parseBody(routes.publish.body, await readJsonBody(req, config.limits.maxMessageBytes + 4096));
     const { room, data, event, volatile } = body;
-    const header = req.headers['idempotency-key'];
-    const key = body.idempotencyKey ?? (typeof header === 'string' ? header : undefined);
-    if (key !== undefined && (key.length === 0 || key.length > MAX_CID_LENGTH)) throw new HttpError(400, 'BAD_REQUEST', IDEMPOTENCY_KEY_MESSAGE);
+    const key = body.idempotencyKey ?? parseHeaders(routes.publish, req)['Idempotency-Key'];
     const outcome = await publishAs(hub, config, {
       user,
       room,
@@ -114,10 +112,9 @@ export function httpApiModule(ctx: ServerContext): HttpModule {
     const { config, hub } = ctx;
     const user = await authenticateRequest(req, url, ctx.auth, config.apiKey);
     if (!can(user, 'sub', room)) throw new HttpError(403, 'PERMISSION_DENIED', `no sub permission for ${room}`);
-    const max = config.limits.maxHistoryLimit;
-    const limit = intParam(url, 'limit', max, max);
-    const raw = url.searchParams.get('since');
-    const since = raw === null || raw === '' ? undefined : parseSince(raw, room);
+    const query = parseQuery(routes.history, url);
+    const limit = query.limit;
+    const since = query.since === undefined || query.since === '' ? undefined : parseSince(query.since, room);
     const page = await hub.history(room, since ? { since, limit } : { limit }).catch((err: unknown) => { throw asHttpError(err); });
     sendJson(res, 200, page);
   }
@@ -139,7 +136,7 @@ export function httpApiModule(ctx: ServerContext): HttpModule {
       const user = await authenticateRequest(req, url, ctx.auth, config.apiKey);
       if (!user.superuser) throw new HttpError(403, 'PERMISSION_DENIED', 'disconnect needs the server API key (Authorization: Bearer or X-API-Key)');
     }
-    const body = parseBody(disconnectBody, await readJsonBody(req, 4096));
+    const body = parseBody(routes.disconnect.body, await readJsonBody(req, 4096));
     await hub.disconnect(body.user, room).catch((err: unknown) => { throw asHttpError(err); });
     ctx.logger.info({ user: body.user, room }, 'disconnect requested over the HTTP API');
     sendJson(res, 200, {});
@@ -155,18 +152,19 @@ export function httpApiModule(ctx: ServerContext): HttpModule {
       }
       const route = parseRoomPath(url.pathname);
       if (!route) return false;
+      const { room } = parseParams(routes[route.action], { room: route.room });
       switch (route.action) {
         case 'history':
           if (req.method !== 'GET') return methodNotAllowed(res, 'GET');
-          await history(req, res, url, route.room);
+          await history(req, res, url, room);
           return true;
         case 'presence':
           if (req.method !== 'GET') return methodNotAllowed(res, 'GET');
-          await presence(req, res, url, route.room);
+          await presence(req, res, url, room);
           return true;
         case 'disconnect':
           if (req.method !== 'POST') return methodNotAllowed(res, 'POST');
-          await disconnect(req, res, url, route.room);
+          await disconnect(req, res, url, room);
           return true;
       }
     },

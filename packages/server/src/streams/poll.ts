@@ -11,7 +11,9 @@ import type { ServerContext } from '../context.js';
 import { replayPages } from '../core/recovery.js';
 import { fastCursor, messageData, toJson } from './stream-events.js';
 import type { StreamRegistry } from './stream-registry.js';
-import { asHttpError, authorizeRooms, intParam, parseCursor, parseRooms, planRoom, type StreamStart as RoomStart } from './stream-request.js';
+import { asHttpError, authorizeRooms, parseCursor, planRoom, type StreamStart as RoomStart } from './stream-request.js';
+import { parseQuery } from '../http/route.js';
+import { streamRoutes } from './stream-routes.js';
 
 interface RoomState {
   epoch: string;
@@ -196,6 +198,7 @@ export class PollWaiter implements Subscriber {
  * at once with the current cursor (start here); with one, see PollWaiter.
  */
 export function pollModule(ctx: ServerContext, registry: StreamRegistry): HttpModule {
+  const spec = streamRoutes(ctx.config).poll;
   return {
     name: 'poll',
     async handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
@@ -207,12 +210,10 @@ export function pollModule(ctx: ServerContext, registry: StreamRegistry): HttpMo
       }
       const { config } = ctx;
       const user = await authenticateRequest(req, url, ctx.auth, config.apiKey);
-      const rooms = parseRooms(url, config.sse.maxRoomsPerStream);
+      const { rooms, timeoutMs, limit: asked, cursor: raw } = parseQuery(spec, url);
       authorizeRooms(user, 'sub', rooms);
-      const timeoutMs = intParam(url, 'timeoutMs', config.sse.pollTimeoutMs, config.sse.pollTimeoutMs);
-      const limit = Math.max(1, intParam(url, 'limit', config.limits.maxHistoryLimit, config.limits.maxHistoryLimit));
-      const raw = url.searchParams.get('cursor');
-      if (raw === null || raw === '') {
+      const limit = Math.max(1, asked);
+      if (raw === undefined || raw === '') {
         // Start: the current position of every room, nothing to wait for.
         const positions: Record<string, Position> = Object.create(null) as Record<string, Position>;
         try {

@@ -5,13 +5,16 @@ import { authenticateRequest, sendError } from '../http/http-util.js';
 import type { HttpModule } from '../http/http-module.js';
 import { SseStream } from './sse.js';
 import type { StreamRegistry } from './stream-registry.js';
-import { authorizeRooms, lastEventIdOf, parseCursor, parseRooms } from './stream-request.js';
+import { authorizeRooms, parseCursor } from './stream-request.js';
+import { parseHeaders, parseQuery } from '../http/route.js';
+import { streamRoutes } from './stream-routes.js';
 
 /**
  * `GET /api/events?rooms=a,b[&named=0][&lastEventId=...]`: authenticate (Bearer, cookie or
  * `?token=`), check `sub` per room, parse the resume id, then stream.
  */
 export function sseModule(ctx: ServerContext, registry: StreamRegistry, onStream?: (s: SseStream) => void): HttpModule {
+  const spec = streamRoutes(ctx.config).events;
   return {
     name: 'sse',
     async handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
@@ -26,11 +29,14 @@ export function sseModule(ctx: ServerContext, registry: StreamRegistry, onStream
         ctx.metrics.authFailures.inc({ code: (err as { code?: string }).code ?? 'UNKNOWN' });
         throw err;
       });
-      const rooms = parseRooms(url, config.sse.maxRoomsPerStream);
+      const query = parseQuery(spec, url);
+      const { rooms } = query;
       authorizeRooms(user, 'sub', rooms);
-      const id = lastEventIdOf(req, url);
+      // The resume id: the Last-Event-ID header (set by EventSource on reconnect) wins over ?lastEventId=.
+      const header = parseHeaders(spec, req)['Last-Event-ID'];
+      const id = header !== undefined && header !== '' ? header : query.lastEventId !== '' ? query.lastEventId : undefined;
       const resume = id === undefined ? new Map<string, Position>() : parseCursor(id, 'Last-Event-ID', rooms);
-      const named = url.searchParams.get('named') !== '0';
+      const named = query.named !== '0';
       const stream = new SseStream(user, res, { rooms, named }, ctx, registry);
       onStream?.(stream);
       await stream.start(resume);

@@ -1,4 +1,3 @@
-import type { IncomingMessage } from 'node:http';
 import { decodeCursor, isValidRoomName, type Position } from '@aqueduct/protocol';
 import { can, type Permission, type User } from '../auth/grants.js';
 import { BrokerUnavailableError } from '../broker/broker.js';
@@ -6,29 +5,15 @@ import { HttpError } from '../http/http-util.js';
 import { recoverFrom, type RoomLog, type RoomStart } from '../core/recovery.js';
 
 /**
- * Request parsing shared by the one-way HTTP pipes (SSE, long polling) and the HTTP API: room lists,
- * cursors / event ids, integer parameters. Every failure is an HttpError with a stable code.
+ * Request checks shared by the one-way HTTP pipes (SSE, long polling) and the HTTP API: room
+ * permissions, cursors / event ids, backend failures. (Query strings are validated by the routes'
+ * schemas, stream-routes.ts.) Every failure is an HttpError with a stable code.
  */
 
 /** Longest event id / cursor accepted (the HTTP header limit is 16 KiB in Node anyway). */
 export const MAX_CURSOR_LENGTH = 12 * 1024;
 /** Longest epoch inside a cursor (brokers use short random strings). */
 const MAX_EPOCH_LENGTH = 64;
-
-/** `?rooms=a,b` (or repeated `rooms=`): deduplicated, validated, in the order given. */
-export function parseRooms(url: URL, maxRooms: number): string[] {
-  const raw = url.searchParams.getAll('rooms').flatMap((v) => v.split(','));
-  const rooms: string[] = [];
-  for (const r of raw) {
-    const room = r.trim();
-    if (room === '') continue;
-    if (!isValidRoomName(room)) throw new HttpError(400, 'INVALID_ROOM', `invalid room name ${JSON.stringify(String(room as unknown).slice(0, 64))}`);
-    if (!rooms.includes(room)) rooms.push(room);
-    if (rooms.length > maxRooms) throw new HttpError(400, 'TOO_MANY_ROOMS', `at most ${maxRooms} rooms per stream`);
-  }
-  if (rooms.length === 0) throw new HttpError(400, 'BAD_REQUEST', 'rooms is required: ?rooms=room1,room2');
-  return rooms;
-}
 
 /** Throws 403 PERMISSION_DENIED naming the first room the user may not `perm`. */
 export function authorizeRooms(user: User, perm: Permission, rooms: readonly string[]): void {
@@ -57,22 +42,6 @@ export function parseCursor(text: string, what: string, rooms: readonly string[]
     if (rooms.includes(room)) out.set(room, pos);
   }
   return out;
-}
-
-/** The resume id of an SSE request: the `Last-Event-ID` header (set by EventSource on reconnect) wins over `?lastEventId=`. */
-export function lastEventIdOf(req: IncomingMessage, url: URL): string | undefined {
-  const header = req.headers['last-event-id'];
-  if (typeof header === 'string' && header !== '') return header;
-  const query = url.searchParams.get('lastEventId');
-  return query === null || query === '' ? undefined : query;
-}
-
-/** A non-negative integer query parameter, capped at `max`; `fallback` when absent. */
-export function intParam(url: URL, name: string, fallback: number, max: number): number {
-  const raw = url.searchParams.get(name);
-  if (raw === null || raw === '') return Math.min(fallback, max);
-  if (!/^\d{1,15}$/.test(raw)) throw new HttpError(400, 'BAD_REQUEST', `${name} must be a non-negative integer`);
-  return Math.min(Number(raw), max);
 }
 
 /** Maps backend failures to HTTP errors (503 UNAVAILABLE for a broker that is down). */

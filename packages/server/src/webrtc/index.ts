@@ -1,5 +1,5 @@
 import type { NodeHost } from '../context.js';
-import { webrtcOpenApi } from './openapi-webrtc.js';
+import { webrtcRoutes, webrtcTags } from './webrtc-routes.js';
 import { webrtcModule } from './webrtc-http.js';
 
 /** Mounts the WebRTC routes and warns about a half-configured TURN set-up. */
@@ -10,5 +10,5 @@ export function installWebrtc(host: NodeHost): void {
     logger.warn('TURN needs both AQUEDUCT_TURN_SECRET and AQUEDUCT_TURN_URLS; serving STUN only');
   }
   host.use(webrtcModule(host.context));
-  host.addOpenApi(webrtcOpenApi(config));
+  host.addOpenApi({ tags: webrtcTags, routes: Object.values(webrtcRoutes(config)) });
 }

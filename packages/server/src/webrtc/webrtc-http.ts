@@ -1,14 +1,11 @@
-import { isValidRoomName } from '@aqueduct/protocol';
 import { can, type User } from '../auth/grants.js';
 import type { HttpModule } from '../http/http-module.js';
 import { authenticateRequest, HttpError, readJsonBody, sendJson } from '../http/http-util.js';
 import type { ServerContext } from '../context.js';
 import { parseBody } from '../http/body.js';
 import { iceServersFor, turnConfigured } from './ice.js';
-import { statsBody } from './webrtc-bodies.js';
-
-/** Largest body of `POST /api/webrtc/stats` (a report is a few dozen bytes). */
-export const MAX_STATS_BODY_BYTES = 1024;
+import { parseQuery } from '../http/route.js';
+import { MAX_STATS_BODY_BYTES, webrtcRoutes } from './webrtc-routes.js';
 
 function hasSignalAnywhere(user: User): boolean {
   return user.superuser === true || user.grants.some((g) => g.perms.has('signal'));
@@ -24,20 +21,20 @@ function hasSignalAnywhere(user: User): boolean {
  */
 export function webrtcModule(ctx: ServerContext): HttpModule {
   const { config, logger, metrics, auth } = ctx;
+  const routes = webrtcRoutes(config);
   return {
     name: 'webrtc',
     async handle(req, res, url) {
       if (url.pathname === '/api/ice-servers') {
         if (req.method !== 'GET') throw new HttpError(405, 'BAD_REQUEST', 'use GET');
         const user = await authenticateRequest(req, url, auth, config.apiKey);
-        const room = url.searchParams.get('room');
-        if (room !== null) {
-          if (!isValidRoomName(room)) throw new HttpError(400, 'INVALID_ROOM', 'invalid room name');
+        const { room, turn } = parseQuery(routes.iceServers, url);
+        if (room !== undefined) {
           if (!can(user, 'signal', room)) throw new HttpError(403, 'PERMISSION_DENIED', `no signal permission for ${room}`);
         } else if (!hasSignalAnywhere(user)) {
           throw new HttpError(403, 'PERMISSION_DENIED', 'ICE servers are for users with the signal permission');
         }
-        if (url.searchParams.get('turn') === 'required' && !turnConfigured(config.turn)) {
+        if (turn === 'required' && !turnConfigured(config.turn)) {
           throw new HttpError(503, 'UNAVAILABLE', 'TURN is not configured on this server (AQUEDUCT_TURN_SECRET and AQUEDUCT_TURN_URLS)');
         }
         sendJson(res, 200, iceServersFor(config.turn, user.id, Date.now()));
@@ -47,7 +44,7 @@ export function webrtcModule(ctx: ServerContext): HttpModule {
         if (req.method !== 'POST') throw new HttpError(405, 'BAD_REQUEST', 'use POST');
         const user = await authenticateRequest(req, url, auth, config.apiKey);
         if (!hasSignalAnywhere(user)) throw new HttpError(403, 'PERMISSION_DENIED', 'stats are for users with the signal permission');
-        const { path } = parseBody(statsBody, await readJsonBody(req, MAX_STATS_BODY_BYTES));
+        const { path } = parseBody(routes.stats.body, await readJsonBody(req, MAX_STATS_BODY_BYTES));
         metrics.webrtcRelayed.inc({ path });
         logger.debug({ user: user.id, path }, 'webrtc connection reported');
         sendJson(res, 200, { ok: true });

@@ -11,12 +11,10 @@ import type { ServerContext } from '../../context.js';
 import type { Logger } from '../../logger.js';
 import { StaticFiles } from '../../http/static-files.js';
 import { parseBody } from '../../http/body.js';
-import { tokenBody } from './demo-bodies.js';
+import { ASSET_RE, MAX_TOKEN_BODY_BYTES, demoRoutes } from './demo-routes.js';
 
 /** Rooms a demo token may use, and what it may do there. */
 export const DEMO_GRANTS: Record<string, Permission[]> = { 'demo:*': ['sub', 'pub', 'presence', 'signal'] };
-/** Largest body of `POST /api/demo/token`. */
-export const MAX_TOKEN_BODY_BYTES = 1024;
 const ADJECTIVES = ['Amber', 'Brisk', 'Calm', 'Deft', 'Eager', 'Fleet', 'Gentle', 'Hazel', 'Ivory', 'Jolly', 'Keen', 'Lucid'];
 const ANIMALS = ['Otter', 'Heron', 'Lynx', 'Wren', 'Marten', 'Ibis', 'Newt', 'Finch', 'Badger', 'Crane', 'Gecko', 'Puffin'];
 const COLORS = ['#d7263d', '#1b998b', '#2e86ab', '#c5283d', '#7b2cbf', '#e07a00', '#2a9d8f', '#3a86ff', '#b5179e', '#6a994e'];
@@ -67,6 +65,7 @@ export function demoModule(ctx: ServerContext, stats: NodeStatsSampler, files = 
     'Content-Security-Policy': "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
     'Referrer-Policy': 'no-referrer',
   };
+  const routes = demoRoutes(config);
   return {
     name: 'demo',
     async handle(req, res, url) {
@@ -74,7 +73,7 @@ export function demoModule(ctx: ServerContext, stats: NodeStatsSampler, files = 
       if (path === '/api/demo/token') {
         if (req.method !== 'POST') throw new HttpError(405, 'BAD_REQUEST', 'use POST');
         if (!config.demo) throw new HttpError(404, 'NOT_FOUND', 'demo mode is off (start the server with --demo)');
-        const body = parseBody(tokenBody, await readJsonBody(req, MAX_TOKEN_BODY_BYTES));
+        const body = parseBody(routes.token.body, await readJsonBody(req, MAX_TOKEN_BODY_BYTES));
         const user = body.user ?? `demo-${randomBytes(6).toString('hex')}`;
         const name = body.name ?? `${pick(ADJECTIVES)} ${pick(ANIMALS)}`;
         const color = body.color ?? pick(COLORS);
@@ -99,7 +98,7 @@ export function demoModule(ctx: ServerContext, stats: NodeStatsSampler, files = 
         return true;
       }
       if (path === '/admin' || path === '/admin/') return files.serve(req, res, 'admin.html', pageHeaders);
-      if (path.startsWith('/build/') || /^\/[a-z0-9-]+\.(css|svg|ico|png|webmanifest)$/.test(path)) {
+      if (path.startsWith('/build/') || ASSET_RE.test(path.slice(1))) {
         return files.serve(req, res, path.slice(1));
       }
       return false;

@@ -1,7 +1,7 @@
 import { NodeStatsSampler } from '../../admin/node-stats.js';
 import type { NodeHost } from '../../context.js';
 import { demoModule } from './demo.js';
-import { demoOpenApi } from './openapi-demo.js';
+import { demoRoutes, demoTags } from './demo-routes.js';
 
 export { withDemoApiKey } from './demo.js';
 
@@ -22,5 +22,6 @@ export function installDemo(host: NodeHost): void {
   stats.start();
   host.onClose(async () => stats.stop());
   host.use(demoModule(ctx, stats));
-  host.addOpenApi(demoOpenApi(config));
+  const routes = demoRoutes(config);
+  host.addOpenApi({ tags: demoTags, routes: [...routes.pages, routes.token, routes.stats] });
 }
