@@ -10,3 +10,5 @@ export type { Presence } from './presence/presence.js';
 export { MemoryPresence } from './presence/presence-memory.js';
 export { createLogger } from './logger.js';
 export type { NodeStats, StatsSample } from './admin/node-stats.js';
+export { route, parseQuery, parseParams, parseHeaders, intQuery, type RouteSpec, type ApiRoutes, type ResponseSpec } from './http/route.js';
+export { parseBody, type BodySpec } from './http/body.js';

@@ -3,7 +3,7 @@ import { HttpError } from './http-util.js';
 
 /**
  * Request bodies are zod schemas: the same schema validates the request (`parseBody`) and is the
- * `requestBody` of its route in `/api/openapi.json` (route.ts, openapi-gen.ts).
+ * request body of its route in `/api/openapi.json` (route.ts, openapi-gen.ts).
  *
  * Errors: the first issue (in the schema's field order) becomes HttpError 400 with the issue's
  * message; a field may name its own error code with `.meta({ errorCode })` (e.g. INVALID_ROOM).
