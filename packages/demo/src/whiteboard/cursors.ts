@@ -75,7 +75,7 @@ export class Cursors {
         this.nodes.set(id, g);
       }
       g.dataset.name = p.user.name;
-      g.setAttribute('transform', `translate(${p.cursor.x} ${p.cursor.y})`);
+      g.setAttribute('transform', `translate(${p.cursor.x} ${p.cursor.y}) scale(1.5)`);
       g.querySelector('path')?.setAttribute('fill', p.user.color);
       const rect = g.querySelector('rect');
       const text = g.querySelector('text');

@@ -8,6 +8,8 @@ import { shapesOf, type Shape } from './shapes.js';
 export const FRAME_INTERVAL_MS = 5000;
 /** Frames listed in the board's frame index; older ones drop out of the timeline. */
 export const MAX_FRAMES = 100;
+/** A frame waits until the board has been still this long (no half-made gestures; edits reached the server). */
+export const FRAME_SETTLE_MS = 300;
 /** Label of the document versions that are frames. */
 export const FRAME_LABEL = 'whiteboard frame';
 
@@ -44,10 +46,12 @@ export function listFrames(frames: Y.Array<FrameRef>): FrameRef[] {
  * and another takes over when it leaves): it records a document version through the versions
  * API (`POST /api/docs/:doc/versions`, the server stores the full state) and appends
  * `{ v, t, by, n }` to the `frames` index, dropping the oldest beyond `MAX_FRAMES`. Nothing is
- * recorded while the board is unchanged. A failed recording is retried at the next tick.
+ * recorded while the board is unchanged, nor within `FRAME_SETTLE_MS` of the last change. A failed
+ * recording is retried at the next tick.
  */
 export class FrameRecorder {
   private dirty = false;
+  private lastChange = 0;
   private busy = false;
   private timer?: ReturnType<typeof setInterval>;
   private readonly origin = { whiteboard: 'frames' };
@@ -62,16 +66,26 @@ export class FrameRecorder {
     private readonly name: () => string,
     private readonly intervalMs = FRAME_INTERVAL_MS,
   ) {
-    board.onChange(() => { this.dirty = true; });
+    board.onChange(() => {
+      this.dirty = true;
+      this.lastChange = Date.now();
+    });
   }
 
+  /** Starts ticking; call once the document is synced (loading the board is not a change). */
   start(): void {
+    if (!this.timer) this.dirty = false;
     this.timer ??= setInterval(() => void this.tick(), this.intervalMs);
   }
 
   stop(): void {
     clearInterval(this.timer);
     this.timer = undefined;
+  }
+
+  /** Whether a change is waiting to be fixed into a frame (or being recorded). */
+  get pending(): boolean {
+    return this.dirty || this.busy;
   }
 
   /** Whether this page is the one that records frames. */
@@ -82,7 +96,7 @@ export class FrameRecorder {
   }
 
   private async tick(): Promise<void> {
-    if (!this.dirty || this.busy || !this.isRecorder) return;
+    if (!this.dirty || this.busy || Date.now() - this.lastChange < FRAME_SETTLE_MS || !this.isRecorder) return;
     this.busy = true;
     this.dirty = false;
     try {

@@ -23,11 +23,11 @@ function drawShape(s: Shape, byId: ReadonlyMap<string, Shape>): SVGGElement | un
   switch (s.kind) {
     case 'rect':
       g.append(svgEl('rect', { x: r1(s.x), y: r1(s.y), width: r1(s.w), height: r1(s.h), rx: 8, fill: `${s.color}22`, stroke: s.color, 'stroke-width': 2.5 }));
-      if (s.text) g.append(label(s, 20));
+      if (s.text) g.append(label(s, 24));
       break;
     case 'ellipse':
       g.append(svgEl('ellipse', { cx: r1(s.x + s.w / 2), cy: r1(s.y + s.h / 2), rx: r1(s.w / 2), ry: r1(s.h / 2), fill: `${s.color}22`, stroke: s.color, 'stroke-width': 2.5 }));
-      if (s.text) g.append(label(s, 20));
+      if (s.text) g.append(label(s, 24));
       break;
     case 'text': {
       // An invisible box keeps the whole text area clickable.

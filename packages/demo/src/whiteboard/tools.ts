@@ -96,6 +96,9 @@ export class Tools {
 
   private down(ev: PointerEvent): void {
     if (ev.button !== 0 || !this.host.editable()) return;
+    // The board takes the keyboard (Delete, Ctrl+Z) from the toolbar's text field.
+    const active = document.activeElement;
+    if (active instanceof HTMLElement && active.tagName === 'INPUT') active.blur();
     const p = this.toBoard(ev);
     const board = this.host.board;
     const target = ev.target as Element;
