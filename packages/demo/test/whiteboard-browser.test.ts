@@ -87,7 +87,8 @@ describe('whiteboard in a real browser', () => {
     const build = spawnSync(process.execPath, ['packages/demo/build.mjs'], { cwd: ROOT, encoding: 'utf8' });
     assert.equal(build.status, 0, `demo build failed:\n${build.stdout}\n${build.stderr}`);
     mkdirSync(SCREENSHOTS, { recursive: true });
-    ts = await startTestServer({ demo: true });
+    // A mesh of three at most: a fourth page is refused (MESH_FULL) and uses the bus room.
+    ts = await startTestServer({ demo: true, limits: { maxMeshPeers: 3 } });
     browser = await launchChromium(WEBRTC_ARGS);
     ctxA = await browser.newContext({ viewport: { width: 1280, height: 860 } });
     ctxB = await browser.newContext({ viewport: { width: 1280, height: 860 } });
@@ -156,7 +157,7 @@ describe('whiteboard in a real browser', () => {
     assert.equal((await shapesOf(alice)).some((s) => s.id === text.id), false);
   });
 
-  test('a pen stroke shows on the other page while drawing (P2P) and as a committed shape after', async () => {
+  test('a pen stroke shows on the other page while drawing (P2P) and as a committed shape after', async (t) => {
     await alice.locator('#stroke-path[data-path="p2p-direct"]', { hasText: 'P2P' }).waitFor(WAIT);
     await bob.locator('#stroke-path[data-path="p2p-direct"]', { hasText: 'P2P' }).waitFor(WAIT);
     await tool(alice, 'pen');
@@ -190,6 +191,8 @@ describe('whiteboard in a real browser', () => {
     // 61 raw points along a smooth curve, simplified.
     assert.ok(committed.points.length / 2 >= 2 && committed.points.length / 2 < 61, `${committed.points.length / 2} points`);
     assert.equal(committed.author, (await shapesOf(alice)).find((s) => s.id === strokeId)?.author);
+    const got = await bob.evaluate(() => (window as unknown as { whiteboard: { live: { received: { p2p: number; server: number } } } }).whiteboard.live.received);
+    t.diagnostic(`stroke: 61 raw points -> ${committed.points.length / 2} committed; messages received by Bob: ${got.p2p} over P2P, ${got.server} via server`);
     await tool(alice, 'select');
   });
 
@@ -213,7 +216,7 @@ describe('whiteboard in a real browser', () => {
     assert.equal(await shapeNode(bob, theirs).count(), 0);
   });
 
-  test('a late joiner scrubs through the stored frames to an early state', async () => {
+  test('a late joiner scrubs through the stored frames to an early state', async (t) => {
     const ctxC = await browser.newContext({ viewport: { width: 1280, height: 860 } });
     // Wait for the latest change to be fixed into a frame (by whichever page records).
     const live = await shapesOf(alice);
@@ -230,10 +233,13 @@ describe('whiteboard in a real browser', () => {
     assert.equal(await carol.locator('#timeline-label').getAttribute('data-view'), 'live');
 
     // Frame 1 (index 0): the board as it was right after Alice's first rectangle.
+    const scrubAt = Date.now();
     await slider.fill('0');
     await carol.locator('#board[data-view="frame"][data-frame="0"]').waitFor(WAIT);
     await carol.locator('#frame-layer [data-kind="rect"]', { hasText: 'first' }).waitFor(WAIT);
     assert.equal(await carol.locator('#frame-layer [data-id]').count(), 1, 'only the first rectangle in the first frame');
+    const bytes = await carol.evaluate(() => (window as unknown as { whiteboard: { stateBytes(): number } }).whiteboard.stateBytes());
+    t.diagnostic(`${max} frames; first frame shown ${Date.now() - scrubAt} ms after the scrub (version fetch + render); board document ${bytes} bytes with ${live.length} shapes`);
     assert.match((await carol.locator('#timeline-label').textContent()) ?? '', /^Frame 1 of \d+/);
     // The live board is hidden, and read-only, while a frame is shown.
     assert.equal(await carol.locator('#shapes-layer').isVisible(), false);
@@ -279,7 +285,7 @@ describe('whiteboard in a real browser', () => {
     await bob.mouse.up();
   });
 
-  test('a page without WebRTC gets live strokes over the bus, and the badges say so', async () => {
+  test('pages without WebRTC or outside a full mesh get live strokes over the bus, and the badges say so', async () => {
     await carol?.context().close();
     carol = undefined;
     const ctxD = await browser.newContext({ viewport: { width: 1024, height: 700 } });
@@ -306,7 +312,32 @@ describe('whiteboard in a real browser', () => {
     await bob.locator(`#live-layer .live-stroke[data-id="${id}"][data-via="p2p"]`).waitFor(WAIT);
     await alice.mouse.up();
     await shapeNode(dave, id).waitFor(WAIT);
+
+    // Eve is the fourth: the mesh (at most 3) refuses her, and strokes go over the bus room both ways.
+    const ctxE = await browser.newContext({ viewport: { width: 1024, height: 700 } });
+    const eve = await open(ctxE, 'Eve');
+    await eve.locator('#stroke-path[data-path="server"]', { hasText: 'via server' }).waitFor(WAIT);
+    assert.match((await eve.locator('#stroke-path').getAttribute('title')) ?? '', /not in the peer mesh/);
+    const draw = async (page: Page, y: number) => {
+      const a = await at(page, 900, y);
+      await page.mouse.move(a.x, a.y);
+      await page.mouse.down();
+      for (let i = 1; i <= 15; i++) {
+        const q = await at(page, 900 + i * 15, y + i * 3);
+        await page.mouse.move(q.x, q.y);
+      }
+    };
+    await draw(alice, 780);
+    await eve.locator('#live-layer .live-stroke[data-via="server"]').waitFor(WAIT);
+    await alice.mouse.up();
+    await tool(eve, 'pen');
+    await draw(eve, 860);
+    const fromEve = alice.locator('#live-layer .live-stroke[data-via="server"]');
+    await fromEve.waitFor(WAIT);
+    await bob.locator(`#live-layer .live-stroke[data-id="${await fromEve.getAttribute('data-id')}"]`).waitFor(WAIT);
+    await eve.mouse.up();
     await tool(alice, 'select');
+    await ctxE.close();
     await ctxD.close();
     await alice.locator('#stroke-path[data-path="p2p-direct"]').waitFor(WAIT);
   });

@@ -171,7 +171,7 @@ async function main(): Promise<void> {
   window.addEventListener('online', () => provider.connect());
 
   // For tests and the curious: the live objects of this page.
-  Object.assign(window as object, { whiteboard: { client, provider, ydoc, board, tools, strokes, live, recorder, timeline, badge } });
+  Object.assign(window as object, { whiteboard: { client, provider, ydoc, board, tools, strokes, live, recorder, timeline, badge, stateBytes: () => Y.encodeStateAsUpdate(ydoc).length } });
   status.textContent = '';
 }
 

@@ -44,7 +44,8 @@ const BUS_EVENT = 'wb.stroke';
  * DataChannel when open and as a volatile bus publication otherwise (the fallback); `onPaths`
  * reports which path each peer takes. If the mesh refuses this page (MESH_FULL beyond
  * `limits.maxMeshPeers`, or no `signal` permission), strokes go as volatile publications on a
- * plain bus room instead.
+ * plain bus room instead, which every page joins and listens to; mesh members publish there too
+ * while that room has members outside their mesh.
  */
 export class StrokeChannel {
   private readonly mesh: PeerMesh;
@@ -79,8 +80,16 @@ export class StrokeChannel {
   }
 
   send(chunk: StrokeChunk): void {
-    if (this.refused && this.bus) this.bus.publishVolatile(chunk, { event: BUS_EVENT });
-    else this.channel.send(chunk);
+    if (!this.refused) this.channel.send(chunk);
+    // Pages outside the mesh (refused by it) only listen on the bus room: publish there too while
+    // there are any (chunks are idempotent, a page that gets one twice draws it once).
+    if (this.refused || this.hasOutsiders()) this.bus?.publishVolatile(chunk, { event: BUS_EVENT });
+  }
+
+  /** Whether someone on the bus room is not a peer of this page's mesh. */
+  private hasOutsiders(): boolean {
+    const me = this.client.clientId;
+    return (this.bus?.members ?? []).some((m) => m.client !== me && this.mesh.path(m.client) === undefined);
   }
 
   onChunk(fn: (from: string, c: StrokeChunk, via: Via) => void): void {
