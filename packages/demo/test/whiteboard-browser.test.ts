@@ -77,6 +77,7 @@ describe('whiteboard in a real browser', () => {
     await drag(page, from, to);
     const made = (await shapesOf(page)).find((s) => s.kind === kind && s.text === text);
     assert.ok(made, `${kind} "${text}" was not made`);
+    assert.equal(await page.evaluate(() => (window as unknown as { whiteboard: { tools: { selected?: string } } }).whiteboard.tools.selected), made.id, 'a new shape is selected');
     await tool(page, 'select');
     return made.id;
   }
@@ -340,6 +341,26 @@ describe('whiteboard in a real browser', () => {
     await ctxE.close();
     await ctxD.close();
     await alice.locator('#stroke-path[data-path="p2p-direct"]').waitFor(WAIT);
+  });
+
+  test('shapes drawn offline sync when the page is back online; arrow keys nudge', async () => {
+    await ctxB.setOffline(true);
+    await bob.locator('#connection-badge[data-state="offline"]').waitFor(WAIT);
+    await bob.locator('#doc-status[data-state="disconnected"]').waitFor(WAIT);
+    const offline = await shape(bob, 'ellipse', 'drawn offline', [100, 850], [260, 960]);
+    const online = await shape(alice, 'rect', 'while Bob was away', [1300, 850], [1500, 960]);
+    // Nudge Alice's new (selected) shape with the keyboard.
+    await alice.keyboard.press('ArrowLeft');
+    await alice.keyboard.press('Shift+ArrowUp');
+    assert.equal(await shapeNode(alice, offline).count(), 0, 'an offline edit cannot have arrived');
+    await ctxB.setOffline(false);
+    await shapeNode(alice, offline).waitFor(WAIT);
+    await shapeNode(bob, online).waitFor(WAIT);
+    await bob.waitForFunction((id) => {
+      const s = (window as unknown as { whiteboard: { board: { get(id: string): { x: number; y: number } | undefined } } }).whiteboard.board.get(id);
+      return s !== undefined && Math.abs(s.x - 1290) < 2 && Math.abs(s.y - 849) < 2;
+    }, online, WAIT);
+    await bob.locator('#connection-badge[data-state="online"]').waitFor(WAIT);
   });
 
   test('no errors in any browser console', () => {

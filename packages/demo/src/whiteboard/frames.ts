@@ -40,14 +40,27 @@ export function listFrames(frames: Y.Array<FrameRef>): FrameRef[] {
   return frames.toArray().filter(isFrameRef);
 }
 
+export interface FrameRecorderOptions {
+  board: Board;
+  awareness: Awareness;
+  /** The board document's name (versions API). */
+  doc: string;
+  token: () => Promise<string>;
+  /** Display name written into the frame index. */
+  name: () => string;
+  /** Whether the document is connected (offline, the server would not hold the latest edits). */
+  online: () => boolean;
+  intervalMs?: number;
+}
+
 /**
  * Fixes the board into a frame every `intervalMs` while it changes. One page records (the one
  * with the lowest awareness client id among those present, so there is one recorder per board
  * and another takes over when it leaves): it records a document version through the versions
  * API (`POST /api/docs/:doc/versions`, the server stores the full state) and appends
  * `{ v, t, by, n }` to the `frames` index, dropping the oldest beyond `MAX_FRAMES`. Nothing is
- * recorded while the board is unchanged, nor within `FRAME_SETTLE_MS` of the last change. A failed
- * recording is retried at the next tick.
+ * recorded while the board is unchanged, within `FRAME_SETTLE_MS` of the last change, or while
+ * the document is not connected. A failed recording is retried at the next tick.
  */
 export class FrameRecorder {
   private dirty = false;
@@ -58,15 +71,13 @@ export class FrameRecorder {
   /** Frames this page recorded (for tests and the curious). */
   recorded = 0;
 
-  constructor(
-    private readonly board: Board,
-    private readonly awareness: Awareness,
-    private readonly doc: string,
-    private readonly token: () => Promise<string>,
-    private readonly name: () => string,
-    private readonly intervalMs = FRAME_INTERVAL_MS,
-  ) {
-    board.onChange(() => {
+  private readonly board: Board;
+  private readonly awareness: Awareness;
+
+  constructor(private readonly opts: FrameRecorderOptions) {
+    this.board = opts.board;
+    this.awareness = opts.awareness;
+    this.board.onChange(() => {
       this.dirty = true;
       this.lastChange = Date.now();
     });
@@ -75,7 +86,7 @@ export class FrameRecorder {
   /** Starts ticking; call once the document is synced (loading the board is not a change). */
   start(): void {
     if (!this.timer) this.dirty = false;
-    this.timer ??= setInterval(() => void this.tick(), this.intervalMs);
+    this.timer ??= setInterval(() => void this.tick(), this.opts.intervalMs ?? FRAME_INTERVAL_MS);
   }
 
   stop(): void {
@@ -96,15 +107,15 @@ export class FrameRecorder {
   }
 
   private async tick(): Promise<void> {
-    if (!this.dirty || this.busy || Date.now() - this.lastChange < FRAME_SETTLE_MS || !this.isRecorder) return;
+    if (!this.dirty || this.busy || Date.now() - this.lastChange < FRAME_SETTLE_MS || !this.opts.online() || !this.isRecorder) return;
     this.busy = true;
     this.dirty = false;
     try {
       const n = this.board.shapes.size;
-      const version = await recordVersion(this.doc, await this.token(), FRAME_LABEL);
+      const version = await recordVersion(this.opts.doc, await this.opts.token(), FRAME_LABEL);
       const frames = frameIndex(this.board.ydoc);
       this.board.ydoc.transact(() => {
-        frames.push([{ v: version.id, t: version.time || Date.now(), by: this.name(), n }]);
+        frames.push([{ v: version.id, t: version.time || Date.now(), by: this.opts.name(), n }]);
         if (frames.length > MAX_FRAMES) frames.delete(0, frames.length - MAX_FRAMES);
       }, this.origin);
       this.recorded++;
@@ -131,6 +142,8 @@ export interface TimelineElements {
 export class Timeline {
   private readonly cache = new Map<string, Shape[]>();
   private request = 0;
+  /** The version shown, while a frame is shown. */
+  private shown?: string;
   private playing?: ReturnType<typeof setInterval>;
 
   constructor(
@@ -161,6 +174,7 @@ export class Timeline {
     this.els.slider.value = String(i);
     const ticket = ++this.request;
     if (i >= list.length) {
+      this.shown = undefined;
       this.label(list, i);
       this.show(null);
       return;
@@ -170,6 +184,7 @@ export class Timeline {
     try {
       const shapes = await this.load(frame.v);
       if (ticket !== this.request) return;
+      this.shown = frame.v;
       this.label(list, i);
       this.show(shapes, frame, i);
     } catch (err) {
@@ -194,6 +209,13 @@ export class Timeline {
     this.els.slider.disabled = list.length === 0;
     this.els.replay.disabled = list.length === 0;
     if (wasLive) this.els.slider.value = String(list.length);
+    else if (this.shown !== undefined) {
+      // Older frames dropped out of the index: keep showing the same frame at its new position
+      // (or the oldest left, when it was the one that dropped out).
+      const at = list.findIndex((f) => f.v === this.shown);
+      if (at >= 0) this.els.slider.value = String(at);
+      else void this.go(0);
+    }
     this.label(list, Number(this.els.slider.value));
   }
 

@@ -7,7 +7,7 @@
  *
  * URL parameters: `?room=<name>` (default `lobby`), `?name=<display name>`, `?frameMs=<ms>`.
  */
-import { AqueductClient } from '@aqueduct/client';
+import { AqueductClient, type WebSocketConstructor } from '@aqueduct/client';
 import { createDocProvider } from '@aqueduct/client/yjs';
 import * as Y from 'yjs';
 import { ConnectionBadge } from '../connection-badge.js';
@@ -21,6 +21,14 @@ import { renderSelection, renderShapes } from './render.js';
 import type { Shape } from './shapes.js';
 import { StrokeChannel } from './stroke-channel.js';
 import { TOOLS, Tools, type Tool } from './tools.js';
+
+/** The browser WebSocket, refusing to dial while the browser has no network (as on the demo page). */
+const OnlineOnlyWebSocket = class extends WebSocket {
+  constructor(url: string | URL, protocols?: string | string[]) {
+    if (!navigator.onLine) throw new Error('browser is offline');
+    super(url, protocols);
+  }
+} as unknown as WebSocketConstructor;
 
 function slugFromUrl(params: URLSearchParams): string {
   const raw = (params.get('room') ?? 'lobby').toLowerCase();
@@ -66,7 +74,7 @@ async function main(): Promise<void> {
   const board = new Board(ydoc, () => identity.user);
 
   // The bus connection: the peer mesh (live strokes) and its fallback.
-  const client = new AqueductClient({ url: location.origin, token });
+  const client = new AqueductClient({ url: location.origin, token, WebSocket: OnlineOnlyWebSocket });
   const badge = new ConnectionBadge(byId('connection-badge'), client);
   const strokes = new StrokeChannel(client, `demo:wb-${slug}:mesh`, `demo:wb-${slug}:bus`);
   strokes.onPaths((paths, refused) => renderStrokePath(byId('stroke-path'), paths, refused));
@@ -127,7 +135,7 @@ async function main(): Promise<void> {
   schedule();
 
   // Toolbar.
-  const toolButtons = [...document.querySelectorAll<HTMLButtonElement>('[data-tool]')];
+  const toolButtons = [...document.querySelectorAll<HTMLButtonElement>('button[data-tool]')];
   const setTool = (tool: Tool) => {
     tools.setTool(tool);
     for (const b of toolButtons) b.setAttribute('aria-pressed', String(b.dataset.tool === tool));
@@ -151,7 +159,15 @@ async function main(): Promise<void> {
   });
 
   // Frames and the timeline.
-  const recorder = new FrameRecorder(board, provider.awareness, docName, token, () => identity.name, frameMsFromUrl(params));
+  const recorder = new FrameRecorder({
+    board,
+    awareness: provider.awareness,
+    doc: docName,
+    token,
+    name: () => tokens.identity?.name ?? identity.name,
+    online: () => navigator.onLine && provider.wsconnected && provider.synced,
+    intervalMs: frameMsFromUrl(params),
+  });
   provider.once('sync', () => recorder.start());
   const timeline = new Timeline(frameIndex(ydoc), {
     slider: byId<HTMLInputElement>('timeline'),
@@ -167,8 +183,15 @@ async function main(): Promise<void> {
   });
 
   tokens.onToken((id) => cursors.setUser({ name: id.name, color: id.color, id: id.user }));
-  window.addEventListener('offline', () => provider.disconnect());
-  window.addEventListener('online', () => provider.connect());
+  // Offline: drop both sockets at once and dial nothing; shape edits stay in the local document.
+  window.addEventListener('offline', () => {
+    provider.disconnect();
+    if (client.state === 'connected') client.reconnectNow();
+  });
+  window.addEventListener('online', () => {
+    provider.connect();
+    if (client.state !== 'connected' && client.state !== 'closed') client.connect();
+  });
 
   // For tests and the curious: the live objects of this page.
   Object.assign(window as object, { whiteboard: { client, provider, ydoc, board, tools, strokes, live, recorder, timeline, badge, stateBytes: () => Y.encodeStateAsUpdate(ydoc).length } });

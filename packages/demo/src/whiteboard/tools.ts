@@ -38,8 +38,8 @@ type Gesture =
   | { kind: 'pen'; points: number[]; sender: StrokeSender; node: SVGPathElement };
 
 /**
- * Pointer and keyboard input on the board: select, move (drag), resize (corner handle), delete
- * (Delete/Backspace), undo/redo (Ctrl+Z, Ctrl+Shift+Z / Ctrl+Y); rectangles and ellipses (drag or
+ * Pointer and keyboard input on the board: select, move (drag, or arrow keys), resize (corner
+ * handle), delete (Delete/Backspace), undo/redo (Ctrl+Z, Ctrl+Shift+Z / Ctrl+Y); rectangles and ellipses (drag or
  * click), text (click), connectors (drag from one shape to another), freehand pen. Each gesture
  * is one undo step. The pen sends its points live over the stroke channel while drawing and
  * commits the simplified stroke to the document when the pen goes up.
@@ -285,6 +285,16 @@ export class Tools {
     } else if (!mod && (ev.key === 'Delete' || ev.key === 'Backspace') && this.selected) {
       ev.preventDefault();
       this.deleteSelected();
+    } else if (!mod && ev.key.startsWith('Arrow') && this.selected && this.host.editable()) {
+      // Nudge the selection: 10 board units, 1 with Shift; held keys are one undo step.
+      const s = this.host.board.get(this.selected);
+      if (!s || s.kind === 'connector') return;
+      ev.preventDefault();
+      const d = ev.shiftKey ? 1 : 10;
+      const dx = ev.key === 'ArrowLeft' ? -d : ev.key === 'ArrowRight' ? d : 0;
+      const dy = ev.key === 'ArrowUp' ? -d : ev.key === 'ArrowDown' ? d : 0;
+      if (!ev.repeat) this.host.board.beginStep();
+      this.host.board.update(s.id, { x: round(s.x + dx), y: round(s.y + dy) });
     } else if (ev.key === 'Escape') {
       this.cancel();
       this.select(undefined);
