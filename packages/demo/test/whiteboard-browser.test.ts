@@ -271,6 +271,20 @@ describe('whiteboard in a real browser', () => {
     await alice.locator('#cursor-layer .cursor[data-name="Bob"]').waitFor(WAIT);
   });
 
+  test('accessible controls; no sideways scrolling on a phone-sized screen', async () => {
+    const unlabelled = await alice.evaluate(() => [
+      ...[...document.querySelectorAll('input')].filter((i) => i.labels?.length === 0 && !i.getAttribute('aria-label')).map((i) => `input#${i.id}`),
+      ...[...document.querySelectorAll('button')].filter((b) => !(b.textContent ?? '').trim() && !b.getAttribute('aria-label')).map((b) => `button#${b.id}`),
+    ]);
+    assert.deepEqual(unlabelled, []);
+    await bob.setViewportSize({ width: 390, height: 844 });
+    try {
+      assert.equal(await bob.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), true);
+    } finally {
+      await bob.setViewportSize({ width: 1280, height: 860 });
+    }
+  });
+
   test('screenshot of the board for the README', async () => {
     // Bob draws a stroke and holds the pen: Alice's picture shows it live, with Bob's cursor.
     await tool(bob, 'pen');
