@@ -197,6 +197,20 @@ describe('whiteboard in a real browser', () => {
     await tool(alice, 'select');
   });
 
+  test('live strokes are drawn from the chunks received, in chunk order, across a lost one', async () => {
+    // (A string, not a function: tsx would wrap the inner helper in a function the page lacks.)
+    const d = await bob.evaluate(`(() => {
+      const live = window.whiteboard.live;
+      const chunk = (seq, pts) => ({ id: 'orderzz', seq, pts, color: '#123456', width: 3 });
+      // Chunk 1 never comes; 3 comes before 2. Each chunk starts with the previous one's last point.
+      live.receive('test', chunk(3, [30, 0, 40, 5]), 'p2p');
+      live.receive('test', chunk(0, [0, 0, 10, 0]), 'p2p');
+      live.receive('test', chunk(2, [20, 0, 30, 0]), 'p2p');
+      return document.querySelector('#live-layer [data-id="orderzz"]')?.getAttribute('d');
+    })()`);
+    assert.equal(d, 'M0 0L10 0L20 0L30 0L30 0L40 5');
+  });
+
   test('undo is per user: Alice undoes her last shape, not Bob\'s', async () => {
     const mine = await shape(alice, 'rect', 'A-last', [1200, 100], [1450, 250]);
     await shapeNode(bob, mine).waitFor(WAIT);
