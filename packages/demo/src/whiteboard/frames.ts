@@ -55,8 +55,8 @@ export interface FrameRecorderOptions {
 
 /**
  * Fixes the board into a frame every `intervalMs` while it changes. One page records (the one
- * with the lowest awareness client id among those present, so there is one recorder per board
- * and another takes over when it leaves): it records a document version through the versions
+ * with the lowest awareness client id among the visible pages present, so there is one recorder
+ * per board and another takes over when it leaves or is hidden): it records a document version through the versions
  * API (`POST /api/docs/:doc/versions`, the server stores the full state) and appends
  * `{ v, t, by, n }` to the `frames` index, dropping the oldest beyond `MAX_FRAMES`. Nothing is
  * recorded while the board is unchanged, within `FRAME_SETTLE_MS` of the last change, or while
@@ -67,6 +67,7 @@ export class FrameRecorder {
   private lastChange = 0;
   private busy = false;
   private timer?: ReturnType<typeof setInterval>;
+  private watchingVisibility = false;
   private readonly origin = { whiteboard: 'frames' };
   /** Frames this page recorded (for tests and the curious). */
   recorded = 0;
@@ -85,8 +86,15 @@ export class FrameRecorder {
 
   /** Starts ticking; call once the document is synced (loading the board is not a change). */
   start(): void {
-    if (!this.timer) this.dirty = false;
-    this.timer ??= setInterval(() => void this.tick(), this.opts.intervalMs ?? FRAME_INTERVAL_MS);
+    if (this.timer) return;
+    if (!this.watchingVisibility) {
+      this.watchingVisibility = true;
+      const visible = () => this.awareness.setLocalStateField('visible', document.visibilityState === 'visible');
+      document.addEventListener('visibilitychange', visible);
+      visible();
+    }
+    this.dirty = false;
+    this.timer = setInterval(() => void this.tick(), this.opts.intervalMs ?? FRAME_INTERVAL_MS);
   }
 
   stop(): void {
@@ -99,11 +107,18 @@ export class FrameRecorder {
     return this.dirty || this.busy;
   }
 
-  /** Whether this page is the one that records frames. */
+  /**
+   * Whether this page is the one that records frames: the lowest awareness client id among the
+   * pages that are visible (browsers throttle timers of hidden tabs), or among all when none is.
+   */
   get isRecorder(): boolean {
     let lowest = Infinity;
-    for (const id of this.awareness.getStates().keys()) lowest = Math.min(lowest, id);
-    return lowest === this.awareness.clientID;
+    let lowestVisible = Infinity;
+    for (const [id, state] of this.awareness.getStates()) {
+      lowest = Math.min(lowest, id);
+      if ((state as { visible?: unknown }).visible === true) lowestVisible = Math.min(lowestVisible, id);
+    }
+    return (lowestVisible === Infinity ? lowest : lowestVisible) === this.awareness.clientID;
   }
 
   private async tick(): Promise<void> {
