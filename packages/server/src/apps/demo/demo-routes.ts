@@ -105,8 +105,10 @@ export function demoRoutes(config: Config) {
   const pages = [
     staticFile('/', 'demoPage', 'The demo room page (demo mode), or a landing page saying demo mode is off',
       '`/index.html` is the same page. With demo mode off: a small HTML landing page (no ETag, never 304).', ['text/html']),
+    staticFile('/whiteboard', 'whiteboardPage', 'The whiteboard app page (demo mode only; 404 with demo mode off)',
+      'Served only with demo mode on; otherwise no route (404).', ['text/html']),
     staticFile('/admin', 'adminPage', 'The admin dashboard page (its data needs the API key)', '`/admin/` is the same page.', ['text/html']),
-    staticFile('/build/{file}', 'demoBundle', 'Scripts of the demo and dashboard pages (`demo.js`, `admin.js` and their source maps)',
+    staticFile('/build/{file}', 'demoBundle', 'Scripts of the demo, whiteboard and dashboard pages (`demo.js`, `whiteboard.js`, `admin.js` and their source maps)',
       'Any other name: no route (404).', ['text/javascript', 'application/json'],
       z.object({ file: z.string().meta({ example: 'demo.js' }) })),
     staticFile('/{asset}', 'demoAsset', 'Top-level assets of the pages (`/style.css`, `/favicon.svg`)',
