@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { MAX_ROOM_NAME_LENGTH, isValidRoomName } from '@aqueduct/protocol';
 import type { Config } from '../config.js';
 import type { BodySpec } from '../http/body.js';
-import { anyCredential, authErrors, bodyErrors, errorResponse } from '../http/openapi-common.js';
+import { anyCredential, authErrors, bodyErrors, errorResponse, refused, upgradeErrors, upgradeHeaders, websocketTag } from '../http/openapi-common.js';
 import { intQuery, route } from '../http/route.js';
 
 /**
@@ -70,7 +70,7 @@ const DocAuditEntry = z.object({
 }).meta({ id: 'DocAuditEntry' });
 const DocAuditPage = z.object({ entries: z.array(DocAuditEntry), next: z.int().nullable() }).meta({ id: 'DocAuditPage' });
 
-export const docsTags = [{ name: 'documents', description: 'Yjs documents over HTTP: content, versions, diff, restore, audit log. `sub` on the document reads, `pub` writes; the API key may do both.' }];
+export const docsTags = [websocketTag, { name: 'documents', description: 'Yjs documents over HTTP: content, versions, diff, restore, audit log. `sub` on the document reads, `pub` writes; the API key may do both.' }];
 
 export function docsRoutes(config: Config) {
   const { maxListLimit, maxHttpBodyBytes, maxDiffCells } = config.docs;
@@ -151,5 +151,23 @@ export function docsRoutes(config: Config) {
     }),
     responses: { 200: { description: 'A page of entries; `next` is the `since` of the next page (null on the last).', json: DocAuditPage }, ...common },
   });
-  return { content, versions, createVersion, version, diff, restore, audit };
+  /** The upgrade (install.ts): the document name is checked with `docParams` before the handshake. */
+  const yjs = route({
+    method: 'get', path: '/yjs/{doc}', tags: ['websocket'], operationId: 'yjsSync',
+    summary: 'Yjs sync and awareness for the stock y-websocket provider (WebSocket upgrade)',
+    description:
+      'Everything after `/yjs/` is the document name, URL-decoded (the provider appends the raw name). A user token is required ' +
+      '(`?token=`, Bearer or the `aqueduct_token` cookie): `sub` reads, `pub` writes. Refusals after the upgrade are close codes (README §Collaborative documents).',
+    security: [{ queryToken: [] }, { bearer: [] }, { cookie: [] }],
+    params: docParams,
+    query: z.object({ token: z.string().optional().meta({ description: 'A user token.' }) }),
+    headers: z.object(upgradeHeaders),
+    responses: {
+      101: { description: 'Switched to the Yjs sync protocol.' },
+      400: refused('Invalid document name or URL encoding, or a malformed handshake'),
+      ...upgradeErrors,
+      503: refused(`Shutting down, or \`docs.maxConnections\` (${config.docs.maxConnections}) open on this node`),
+    },
+  });
+  return { content, versions, createVersion, version, diff, restore, audit, yjs };
 }

@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { NodeHost } from '../context.js';
 import { docsRoutes, docsTags } from './docs-routes.js';
+import { parseParams } from '../http/route.js';
 import { createDefaultDocStore, createDocsModule, type DocsModule } from './index.js';
 import type { DocBus } from './doc-bus.js';
 import type { DocHooks } from './doc-manager.js';
@@ -45,10 +46,16 @@ export function installDocs(server: DocsHost, opts: InstallDocsOptions = {}): Do
     nodeId,
   });
   server.docs = docs;
+  const routes = docsRoutes(config);
   server.addUpgrade((req, socket, head, url) => {
     if (!url.pathname.startsWith('/yjs/')) return false;
     let name: string;
-    try { name = decodeURIComponent(url.pathname.slice('/yjs/'.length)); } catch { rejectUpgrade(socket, 400, 'Bad Request'); return true; }
+    try {
+      name = parseParams(routes.yjs, { doc: decodeURIComponent(url.pathname.slice('/yjs/'.length)) }).doc;
+    } catch {
+      rejectUpgrade(socket, 400, 'Bad Request'); // not URL encoding, or not a valid document name
+      return true;
+    }
     docs.handleUpgrade(req, socket, head, name);
     return true;
   });
@@ -58,6 +65,6 @@ export function installDocs(server: DocsHost, opts: InstallDocsOptions = {}): Do
   if (bus?.health) server.addHealth('docbus', () => bus.health!());
   server.addSweep((now) => docs.sweep(now));
   server.onClose(() => docs.close());
-  server.addOpenApi({ tags: docsTags, routes: Object.values(docsRoutes(config)) });
+  server.addOpenApi({ tags: docsTags, routes: Object.values(routes) });
   return docs;
 }

@@ -32,3 +32,20 @@ export const bodyErrors = (maxBytes: number) => ({
 /** 403 on any `/api/*` route for an `Origin` outside `allowedOrigins` (the CORS layer, cors.ts). */
 export const originError = { 403: errorResponse('PERMISSION_DENIED: Origin not in allowedOrigins') };
 
+/** The headers of every WebSocket upgrade request. */
+export const upgradeHeaders = {
+  Upgrade: z.literal('websocket'),
+  Connection: z.literal('Upgrade'),
+  'Sec-WebSocket-Key': z.string(),
+  'Sec-WebSocket-Version': z.literal('13'),
+};
+/** Refused upgrades (server.ts `rejectUpgrade`) are an empty body with the status. */
+export const refused = (description: string): ResponseSpec => ({ description: `${description} (empty body, \`Connection: close\`).` });
+
+/** Refusals of every upgrade path before its handler runs (server.ts `onUpgrade`). */
+export const upgradeErrors = {
+  403: refused('Origin not in `allowedOrigins`'),
+  404: errorResponse('NOT_FOUND: not an upgrade request (a plain GET is no route)'),
+};
+
+export const websocketTag = { name: 'websocket', description: 'WebSocket upgrades: the room bus and Yjs document sync. The frames are described in PROTOCOL.md and the README.' };

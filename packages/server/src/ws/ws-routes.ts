@@ -1,29 +1,16 @@
 import { z } from 'zod';
 import type { Config } from '../config.js';
-import { errorResponse } from '../http/openapi-common.js';
-import { route, type ApiRoutes, type ResponseSpec } from '../http/route.js';
-
-/** The headers of every WebSocket upgrade request. */
-const upgradeHeaders = {
-  Upgrade: z.literal('websocket'),
-  Connection: z.literal('Upgrade'),
-  'Sec-WebSocket-Key': z.string(),
-  'Sec-WebSocket-Version': z.literal('13'),
-};
-/** Refused upgrades (server.ts `rejectUpgrade`) are an empty body with the status. */
-const refused = (description: string): ResponseSpec => ({ description: `${description} (empty body, \`Connection: close\`).` });
+import { refused, upgradeErrors, upgradeHeaders, websocketTag } from '../http/openapi-common.js';
+import { route, type ApiRoutes } from '../http/route.js';
 
 /**
- * The two WebSocket endpoints (server.ts `onUpgrade`, ws.ts, docs/install.ts + yjs.ts). OpenAPI
- * cannot describe the frames; PROTOCOL.md and README §Collaborative documents do.
+ * The room bus upgrade `/ws` (server.ts `onUpgrade`, ws.ts); `/yjs/{doc}` is declared by the
+ * documents part (docs/docs-routes.ts). OpenAPI cannot describe the frames; PROTOCOL.md does.
  */
 export function websocketRoutes(config: Config): ApiRoutes {
-  const common = {
-    403: refused('Origin not in `allowedOrigins`'),
-    404: errorResponse('NOT_FOUND: not an upgrade request (a plain GET is no route)'),
-  };
+  const common = upgradeErrors;
   return {
-    tags: [{ name: 'websocket', description: 'WebSocket upgrades: the room bus and Yjs document sync. The frames are described in PROTOCOL.md and the README.' }],
+    tags: [websocketTag],
     routes: [
       route({
         method: 'get', path: '/ws', tags: ['websocket'], operationId: 'roomBus', summary: 'The room bus (WebSocket upgrade)',
@@ -38,23 +25,6 @@ export function websocketRoutes(config: Config): ApiRoutes {
           400: refused('Malformed WebSocket handshake'),
           ...common,
           503: refused(`Shutting down, or \`limits.maxConnections\` (${config.limits.maxConnections}) open on this node`),
-        },
-      }),
-      route({
-        method: 'get', path: '/yjs/{doc}', tags: ['websocket'], operationId: 'yjsSync',
-        summary: 'Yjs sync and awareness for the stock y-websocket provider (WebSocket upgrade)',
-        description:
-          'Everything after `/yjs/` is the document name, URL-decoded (the provider appends the raw name). A user token is required ' +
-          '(`?token=`, Bearer or the `aqueduct_token` cookie): `sub` reads, `pub` writes. Refusals after the upgrade are close codes (README §Collaborative documents).',
-        security: [{ queryToken: [] }, { bearer: [] }, { cookie: [] }],
-        params: z.object({ doc: z.string().min(1).max(200).meta({ description: 'Document (room) name.' }) }),
-        query: z.object({ token: z.string().optional().meta({ description: 'A user token.' }) }),
-        headers: z.object(upgradeHeaders),
-        responses: {
-          101: { description: 'Switched to the Yjs sync protocol.' },
-          400: refused('Invalid document name or URL encoding, or a malformed handshake'),
-          ...common,
-          503: refused(`Shutting down, or \`docs.maxConnections\` (${config.docs.maxConnections}) open on this node`),
         },
       }),
     ],
