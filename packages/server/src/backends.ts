@@ -51,13 +51,13 @@ export async function createBackends(config: Config, logger: Logger, injected: {
     const url = config.natsUrl as string;
     broker ??= new (await load<Ctor<Common & { url: string }, Broker>>(MODULES.natsBroker, 'NatsBroker'))({ ...common, url });
     presence ??= new (await load<Ctor<Common & { url: string }, Presence>>(MODULES.natsPresence, 'NatsPresence'))({ ...common, url });
-  } else if (config.redis.cluster) {
-    throw new ConfigError('redis.cluster (REDIS_CLUSTER=1): not supported by this build; list the Redis servers as shards instead');
   } else {
     const urls = splitUrls(config.redisUrl as string);
-    if (urls.length === 1) {
-      broker ??= new (await load<Ctor<Common & { url: string }, Broker>>(MODULES.redisBroker, 'RedisBroker'))({ ...common, url: urls[0] });
-      presence ??= new (await load<Ctor<Common & { url: string }, Presence>>(MODULES.redisPresence, 'RedisPresence'))({ ...common, url: urls[0] });
+    if (urls.length === 1 || config.redis.cluster) {
+      // A Redis Cluster is one broker whose connection takes every URL as a seed node.
+      const url = config.redis.cluster ? urls.join(',') : urls[0];
+      broker ??= new (await load<Ctor<Common & { url: string }, Broker>>(MODULES.redisBroker, 'RedisBroker'))({ ...common, url });
+      presence ??= new (await load<Ctor<Common & { url: string }, Presence>>(MODULES.redisPresence, 'RedisPresence'))({ ...common, url });
     } else {
       broker ??= new (await load<Ctor<Common & { urls: string[] }, Broker>>(MODULES.shardedBroker, 'ShardedRedisBroker'))({ ...common, urls });
       presence ??= new (await load<Ctor<Common & { urls: string[] }, Presence>>(MODULES.shardedPresence, 'ShardedRedisPresence'))({ ...common, urls });
