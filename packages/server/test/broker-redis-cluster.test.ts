@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Cluster, Redis } from 'ioredis';
-import { startRedisCluster, type RedisClusterHandle } from '@aqueduct/testkit';
+import WebSocket from 'ws';
+import { AqueductClient, type RoomMessage, type WebSocketConstructor } from '@aqueduct/client';
+import { signToken, spawnServer, startRedisCluster, type RedisClusterHandle } from '@aqueduct/testkit';
 import { createBackends } from '../src/backends.js';
 import type { PublishOptions } from '../src/broker/broker.js';
 import { loadConfig } from '../src/config.js';
@@ -117,5 +119,37 @@ describe('Redis Cluster', () => {
     const c = new Cluster(cluster.nodes.map((n) => ({ host: '127.0.0.1', port: n.port })));
     after(() => c.disconnect());
     assert.deepEqual(Object.keys(await c.hgetall(`aq:{${r}}:p`)), ['l1']);
+  });
+});
+
+describe('servers on a Redis Cluster (REDIS_URL = seed nodes, REDIS_CLUSTER=1)', () => {
+  test('two nodes: ready; a client on A receives B\'s publications in order, once; presence across nodes', async () => {
+    const secret = 'redis-cluster-secret-0123456789ab';
+    const env = { REDIS_URL: cluster.url, REDIS_CLUSTER: '1', AQUEDUCT_JWT_SECRET: secret };
+    const [A, B] = await Promise.all([spawnServer({ env: { ...env, AQUEDUCT_NODE_ID: 'rc-a' } }), spawnServer({ env: { ...env, AQUEDUCT_NODE_ID: 'rc-b' } })]);
+    const clients: AqueductClient[] = [];
+    after(async () => {
+      for (const c of clients) c.close();
+      await Promise.all([A.kill('SIGTERM'), B.kill('SIGTERM')]);
+    });
+    for (const n of [A, B]) assert.equal((await fetch(`${n.url}/readyz`)).status, 200, n.logs());
+    const tok = (sub: string) => signToken(secret, { sub, rooms: { 'chat:*': ['sub', 'pub', 'presence'] } });
+    const client = async (url: string, sub: string) => {
+      const c = new AqueductClient({ url, token: await tok(sub), WebSocket: WebSocket as unknown as WebSocketConstructor });
+      clients.push(c);
+      return c;
+    };
+    const room = `chat:rc-${randomUUID().slice(0, 8)}`;
+    const reader = (await client(A.url, 'reader')).room(room);
+    const got: RoomMessage[] = [];
+    reader.on('message', (m) => got.push(m));
+    await reader.ready();
+    const writer = (await client(B.url, 'writer')).room(room);
+    await writer.ready();
+    for (let i = 0; i < 200; i++) await writer.publish({ i });
+    await until(async () => got.length >= 200, '200 deliveries on A');
+    assert.deepEqual(got.map((m) => m.offset), Array.from({ length: 200 }, (_, i) => i + 1));
+    assert.deepEqual(got.map((m) => (m.data as { i: number }).i), Array.from({ length: 200 }, (_, i) => i));
+    await until(async () => (await reader.presence()).map((m) => m.user).sort().join() === 'reader,writer', 'both users present on A');
   });
 });
