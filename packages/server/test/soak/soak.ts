@@ -53,7 +53,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     env: {
       AQUEDUCT_JWT_SECRET: SECRET, AQUEDUCT_API_KEY: API_KEY, AQUEDUCT_DEMO: '1', AQUEDUCT_LOG_LEVEL: 'info',
       AQUEDUCT_SET: [
-        'namespaces.soak.historySize=200000', 'namespaces.soak.historyTtlMs=3600000',
+        // History bounded well below what the soak publishes (so the RSS figures show memory levelling off),
+        // yet deep enough (~2 min of a room's traffic) that no cut or slow-reader pause outruns it.
+        'namespaces.soak.historySize=20000', 'namespaces.soak.historyTtlMs=3600000',
         'namespaces.soak.publishRatePerSec=100000', 'namespaces.soak.publishBurst=100000',
         'limits.outboundQueueBytes=262144', 'compression.enabled=true', // fuzz and soak with compression negotiated (by some clients)
       ].join(';'),
@@ -114,7 +116,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   let churn: ChurnCounts = { acked: 0, lost: 0, resets: 0, delivered: 0, churnConnections: 0, cuts: 0, slowDisconnects: 0, docEdits: 0, docsCorrupted: 0, docsChecked: 0 };
   if (!exited) {
     o.log(`soak: ${o.seconds} s of churn`);
-    churn = await churnSoak({ url: srv.url, port: srv.port, seconds: o.seconds, apiKey: API_KEY, token, log: o.log });
+    churn = await churnSoak({ url: srv.url, port: srv.port, seconds: o.seconds, apiKey: API_KEY, token, log: o.log, rssMb: () => rssMb(srv.pid) });
   }
   const rssEndMb = exited ? 0 : rssMb(srv.pid);
   clearInterval(sampler);
