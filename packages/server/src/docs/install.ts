@@ -60,7 +60,7 @@ export function installDocs(server: AqueductServer, opts: InstallDocsOptions = {
 
 /**
  * The document backends the config asks for: DATABASE_URL selects PostgreSQL (else SQLite in the
- * data dir), REDIS_URL carries updates across nodes. Loaded on demand so a single node never loads
+ * data dir), NATS_URL (when NATS is the broker) or REDIS_URL carries updates across nodes. Loaded on demand so a single node never loads
  * `pg` or `ioredis`. Explicit options win.
  */
 export async function configuredDocBackends(server: AqueductServer, opts: InstallDocsOptions = {}): Promise<InstallDocsOptions> {
@@ -68,6 +68,11 @@ export async function configuredDocBackends(server: AqueductServer, opts: Instal
   if (!out.store && server.config.databaseUrl) {
     const { PostgresDocStore } = await import('./doc-store-postgres.js');
     out.store = PostgresDocStore.forConfig(server.config, server.logger);
+  }
+  if (!out.bus && server.config.natsUrl && (server.config.broker ?? 'nats') === 'nats') {
+    // On NATS, document updates travel over core NATS subjects next to the room bus (README §NATS JetStream).
+    const { NatsDocBus } = await import('./doc-bus-nats.js');
+    out.bus = new NatsDocBus({ url: server.config.natsUrl, logger: server.logger, config: server.config });
   }
   if (!out.bus && server.config.redisUrl) {
     const { RedisDocBus } = await import('./doc-bus-redis.js');
