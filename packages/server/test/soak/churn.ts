@@ -21,8 +21,8 @@ export interface ChurnOptions {
   apiKey: string;
   token(sub: string): Promise<string>;
   log(line: string): void;
-  /** The server's RSS now, for the progress lines. */
-  rssMb?(): number;
+  /** The server's memory now (RSS, heap floor), for the progress lines. */
+  memory?(): string;
 }
 
 export interface ChurnCounts {
@@ -187,7 +187,7 @@ export async function churnSoak(o: ChurnOptions): Promise<ChurnCounts> {
     await sleep(Math.min(1000, end - Date.now()));
     if (Date.now() >= nextLog) {
       nextLog += 30_000;
-      o.log(`soak: ${Math.round((end - Date.now()) / 1000)} s left; acked ${counts.acked}, delivered ${counts.delivered}, cuts ${proxy.cuts}, churned ${counts.churnConnections}, slow-reader disconnects ${counts.slowDisconnects}${o.rssMb ? `, server RSS ${o.rssMb()} MB` : ''}`);
+      o.log(`soak: ${Math.round((end - Date.now()) / 1000)} s left; acked ${counts.acked}, delivered ${counts.delivered}, cuts ${proxy.cuts}, churned ${counts.churnConnections}, slow-reader disconnects ${counts.slowDisconnects}${o.memory ? `, ${o.memory()}` : ''}`);
     }
   }
   running = false;
