@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { RedisOptions } from 'ioredis';
+import type { Cluster, RedisOptions } from 'ioredis';
 import { failFastRedisOptions } from '../redis-options.js';
 import { Packr } from 'msgpackr';
 import type { Origin, Position, Publication } from '@aqueduct/protocol';
@@ -11,7 +11,7 @@ import {
   type HistoryQuery, type PublishInput, type PublishOptions, type PublishOutcome,
 } from './broker.js';
 import { HISTORY_LUA, POSITION_LUA, PUBLISH_LUA, ROOM_PUBLISH_LUA } from './broker-redis-scripts.js';
-import { redisConnection, type RedisConnection } from './redis-connection.js';
+import { redisConnection, watchClusterSubscriber, type RedisConnection } from './redis-connection.js';
 
 /** Settings of the Redis broker; the defaults match `config.redis` (README §Configuration). */
 export interface RedisBrokerOptions {
@@ -100,6 +100,7 @@ export class RedisBroker implements Broker {
   private readonly cmd: ScriptedRedis;
   private readonly sub: RedisConnection;
   private readonly cluster: boolean;
+  private stopWatch?: () => void;
   private readonly prefix: string;
   private readonly metaTtlMs: number;
   private readonly catchUpBatch: number;
@@ -144,6 +145,8 @@ export class RedisBroker implements Broker {
       if (!this.subReadyOnce) { this.subReadyOnce = true; return; }
       void this.afterReconnect();
     });
+    // On a Cluster the subscriber connection moves between nodes without a 'ready' of its own.
+    if (cluster) this.stopWatch = watchClusterSubscriber(this.sub as Cluster, () => { void this.afterReconnect(); });
   }
 
   private logError(connection: string, err: Error): void {
@@ -279,6 +282,7 @@ export class RedisBroker implements Broker {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.stopWatch?.();
     this.rooms.clear();
     await Promise.allSettled([this.cmd.quit(), this.sub.quit()]);
     this.cmd.disconnect();

@@ -37,3 +37,26 @@ export function redisConnection(url: string, cluster: boolean, options: RedisOpt
     },
   });
 }
+
+/**
+ * Calls `fn` each time a Cluster's subscriber connection is replaced and ready (ioredis moves it to
+ * another node when its node goes away, and resubscribes the channels, but says nothing: messages
+ * published meanwhile were missed and the caller must catch up). Polls the client's subscriber every
+ * `everyMs`; reads ioredis's internal `subscriber` (no public event exists). Returns the stop function.
+ */
+export function watchClusterSubscriber(cluster: Cluster, fn: () => void, everyMs = 500): () => void {
+  type Sub = { status: string; once(event: 'ready', cb: () => void): void };
+  const current = () => (cluster as unknown as { subscriber?: { getInstance(): Sub | null } }).subscriber?.getInstance() ?? null;
+  let last = current();
+  const timer = setInterval(() => {
+    const inst = current();
+    if (!inst || inst === last) return;
+    const first = last === null;
+    last = inst;
+    if (first) return;
+    if (inst.status === 'ready') fn();
+    else inst.once('ready', () => { if (last === inst) fn(); });
+  }, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
