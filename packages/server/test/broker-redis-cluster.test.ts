@@ -5,7 +5,7 @@ import { Cluster, Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { AqueductClient, type RoomMessage, type WebSocketConstructor } from '@aqueduct/client';
 import { signToken, spawnServer, startRedisCluster, type RedisClusterHandle } from '@aqueduct/testkit';
-import { createBackends } from '../src/backends.js';
+import { createBackends } from '../src/cluster/backends.js';
 import type { PublishOptions } from '../src/broker/broker.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { ChaosProxy, signToken, spawnServer, startNats, startPostgres, type NatsHandle } from '@aqueduct/testkit';
-import { NatsDocBus } from '../src/docs/doc-bus-nats.js';
+import { NatsDocBus } from '../src/cluster/doc-bus-nats.js';
 import type { RemoteDocUpdate } from '../src/docs/doc-bus.js';
 import { connectProvider, synced } from './docs-helpers.js';
 

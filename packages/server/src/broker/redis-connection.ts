@@ -1,5 +1,6 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import { redisReconnectDelay } from '../redis-options.js';
+import { redisReconnectDelay } from '../cluster/redis-options.js';
+import { BrokerUnavailableError } from './broker.js';
 import { splitUrls } from './shard-ring.js';
 
 /** One Redis server, or a Redis Cluster reached through its seed nodes. */
@@ -59,4 +60,12 @@ export function watchClusterSubscriber(cluster: Cluster, fn: () => void, everyMs
   }, everyMs);
   timer.unref();
   return () => clearInterval(timer);
+}
+
+/** Turns any Redis client error into the broker's temporary error; the cause is kept. */
+export function redisUnavailable(err: unknown): BrokerUnavailableError {
+  if (err instanceof BrokerUnavailableError) return err;
+  const e = new BrokerUnavailableError(`redis unavailable: ${(err as Error)?.message ?? String(err)}`);
+  (e as Error & { cause?: unknown }).cause = err;
+  return e;
 }

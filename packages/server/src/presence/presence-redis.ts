@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { failFastRedisOptions } from '../redis-options.js';
+import { failFastRedisOptions } from '../cluster/redis-options.js';
 import type { Member } from '@aqueduct/protocol';
 import { BrokerUnavailableError } from '../broker/broker.js';
-import { encodeEphemeral, roomChannel } from '../broker/broker-redis.js';
 import { ROOM_PUBLISH_LUA } from '../broker/broker-redis-scripts.js';
 import { redisConnection, type RedisConnection } from '../broker/redis-connection.js';
+import { encodeEphemeral, roomChannel } from '../broker/redis-wire.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Presence } from './presence.js';
