@@ -16,6 +16,9 @@ import type { Presence } from './presence/presence.js';
 import type { Session } from './session.js';
 import { WsBus } from './transports/ws.js';
 import type { InstallDocsOptions } from './docs/install.js';
+import { Hooks, setHooks } from './hooks/hooks.js';
+import type { ServerHooks } from './hooks/hook-types.js';
+import { serverDocs, type ServerDocs } from './docs/docs-api.js';
 
 export interface CreateServerOptions {
   /** Configuration: a validated Config, or input validated here (defaults + env are NOT applied; use loadConfig for that). */
@@ -28,6 +31,8 @@ export interface CreateServerOptions {
   presence?: Presence;
   /** Documents: a custom store, lifecycle hooks (onLoad to seed, onChange, onStore), a cross-node bus. */
   docs?: InstallDocsOptions;
+  /** Backend hooks (onConnect, onJoin, onPublish, onDocUpdate); webhooks are configured under `config.hooks`. */
+  hooks?: ServerHooks;
 }
 
 /** Upgrade handlers for paths other than `/ws` (e.g. `/yjs/:doc`), registered by modules. */
@@ -59,6 +64,7 @@ export class AqueductServer {
   readonly nodeId: string;
   readonly http: HttpServer;
   readonly context: ServerContext;
+  readonly hooks: Hooks;
   private readonly ownsHttp: boolean;
   private readonly bus: WsBus;
   private readonly sessions = new Set<Session>();
@@ -76,6 +82,9 @@ export class AqueductServer {
     this.metrics = new Metrics({ node: this.nodeId });
     this.auth = new Authenticator(this.config.jwt, { dataDir: this.config.dataDir });
     this.hub = new Hub(broker, presence, this.config, this.metrics, this.logger);
+    // Backend hooks (hooks/): every pipe asks them through the hub.
+    this.hooks = new Hooks({ hooks: options.hooks, config: this.config.hooks, logger: this.logger, nodeId: this.nodeId, maxMessageBytes: this.config.limits.maxMessageBytes });
+    setHooks(this.hub, this.hooks);
     const sessions = this.sessions;
     this.context = {
       config: this.config,
@@ -177,6 +186,11 @@ export class AqueductServer {
     if (this.ownsHttp) rejectUpgrade(socket, 404, 'Not Found');
   }
 
+  /** Server-side documents API: read a document, change it as the server (docs/docs-api.ts). */
+  get docs(): ServerDocs {
+    return serverDocs(this);
+  }
+
   /** Publishes from the embedding app. Resolves with the position (none for volatile). */
   publish(room: string, data: unknown, options: Omit<ServerPublishOptions, 'from'> = {}): Promise<PublishOutcome | undefined> {
     if (!isValidRoomName(room)) return Promise.reject(new Error(`invalid room name "${room}"`));
@@ -232,6 +246,7 @@ export class AqueductServer {
   close(): Promise<void> {
     this.closing ??= (async () => {
       clearInterval(this.sweepTimer);
+      this.hooks.close();
       this.bus.close();
       const closedHttp = this.ownsHttp ? new Promise<void>((resolve) => this.http.close(() => resolve())) : Promise.resolve();
       for (const s of [...this.sessions]) s.close(CloseCodes.SHUTDOWN);

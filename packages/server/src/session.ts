@@ -15,6 +15,9 @@ import { TokenBucket } from './rate-limiter.js';
 import { SmallMap } from './small-map.js';
 import { meshJoinRefusal } from './webrtc/mesh.js';
 import type { Transport } from './transport.js';
+import { HookDenied } from './hooks/hook-types.js';
+import { hooksOf } from './hooks/hooks.js';
+import type { IncomingMessage } from 'node:http';
 
 /** A request failed with a reply error. */
 export class ReplyError extends Error {
@@ -106,6 +109,8 @@ export class Session implements Subscriber {
   /** Heartbeat bookkeeping, driven by the server's single sweep timer. */
   lastSeen = Date.now();
   pingSentAt = 0;
+  /** The upgrade request, kept until auth when an onConnect hook wants it (backend hooks). */
+  request: IncomingMessage | undefined;
 
   constructor(private readonly transport: Transport, private readonly deps: SessionDeps) {}
 
@@ -182,6 +187,11 @@ export class Session implements Subscriber {
     if (err instanceof ReplyError) this.replyError(id, err.code, err.message);
     else if (err instanceof AuthError) this.replyError(id, err.code, err.message);
     else if (err instanceof BrokerUnavailableError) this.replyError(id, 'UNAVAILABLE', err.message);
+    else if (err instanceof HookDenied) {
+      // The app's code (backend hooks): not necessarily one of the catalogue's.
+      this.deps.metrics.errors.inc({ code: err.code });
+      this.send({ t: 'reply', id, error: { code: err.code as ErrorCode, message: err.message, temporary: err.temporary } });
+    }
     else {
       this.deps.logger.error({ err, client: this.id }, 'request failed');
       this.replyError(id, 'INTERNAL');
@@ -207,6 +217,9 @@ export class Session implements Subscriber {
     this.authenticating = true;
     try {
       const user = this.checkInfo(await this.deps.auth.verify(token));
+      const hooks = hooksOf(this.deps.hub);
+      if (hooks.has.connect) await hooks.connect({ user, req: this.request, transport: 'ws', client: this.id });
+      this.request = undefined;
       if (this.closed) throw new ReplyError('NOT_AUTHENTICATED', 'connection closed');
       this.user = user;
       this.deps.hub.register(this);
@@ -217,6 +230,10 @@ export class Session implements Subscriber {
         this.deps.logger.info({ client: this.id, code: err.code, reason: err.message }, 'auth failed');
         // Reply first so the client learns the code, then close.
         setImmediate(() => this.close(CloseCodes.AUTH_FAILED));
+      } else if (err instanceof HookDenied) {
+        this.request = undefined;
+        this.deps.logger.info({ client: this.id, code: err.code, reason: err.message }, 'connection denied by onConnect');
+        setImmediate(() => this.close(err.temporary ? CloseCodes.HOOK_FAILED : CloseCodes.CONNECT_DENIED));
       }
       throw err;
     } finally {
@@ -274,6 +291,8 @@ export class Session implements Subscriber {
     const user = this.requireUser();
     const { config, hub } = this.deps;
     if (!can(user, 'sub', room)) throw new ReplyError('PERMISSION_DENIED', `no sub permission for ${room}`);
+    const hooks = hooksOf(hub);
+    if (hooks.has.join) await hooks.join({ user, room, transport: 'ws', client: this.id }); // backend hooks
     if (this.rooms.has(room)) throw new ReplyError('ALREADY_JOINED');
     if (this.rooms.size >= config.limits.maxRoomsPerConnection) throw new ReplyError('TOO_MANY_ROOMS', `at most ${config.limits.maxRoomsPerConnection} rooms per connection`);
     const ns = namespaceSettings(config, namespaceOf(room));
@@ -404,6 +423,9 @@ export class Session implements Subscriber {
     let bucket = this.publishBuckets.get(bucketKey);
     if (!bucket) this.publishBuckets.set(bucketKey, (bucket = new TokenBucket(ns.publishRatePerSec, ns.publishBurst)));
     if (this.rateLimited(bucket)) throw new ReplyError('RATE_LIMITED', `at most ${ns.publishRatePerSec} publishes/s in namespace "${namespace}"`);
+    const hooks = hooksOf(hub);
+    // Backend hooks: deny, or rewrite what subscribers and history get.
+    if (hooks.has.publish) data = await hooks.publish({ user, room, data, event, volatile: volatile === true, transport: 'ws', client: this.id });
     const from = { client: this.id, user: user.id };
     const outcome = await hub.publish(room, data, {
       event,
@@ -428,6 +450,8 @@ export class Session implements Subscriber {
   private async history(room: string, since: Position | undefined, limit: number | undefined) {
     const user = this.requireUser();
     if (!can(user, 'sub', room)) throw new ReplyError('PERMISSION_DENIED', `no sub permission for ${room}`);
+    const hooks = hooksOf(this.deps.hub);
+    if (hooks.has.join) await hooks.join({ user, room, transport: 'ws', client: this.id }); // backend hooks
     const max = this.deps.config.limits.maxHistoryLimit;
     const page = await this.deps.hub.broker.history(room, { since, limit: Math.min(limit ?? max, max) });
     // Within the reply budget: the earliest ones after `since` (the client pages on), else the latest.

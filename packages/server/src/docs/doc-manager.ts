@@ -33,6 +33,9 @@ export class DocsError extends Error {
   }
 }
 
+/** A veto run in the document's queue before an update is applied (rejects to refuse it). */
+export type UpdateCheck = (update: Uint8Array, current: Y.Doc) => Promise<void>;
+
 /** Receives each accepted change of a loaded document: the update and the origin passed to submit. */
 export type UpdateListener = (update: Uint8Array, origin: unknown) => void;
 
@@ -278,7 +281,7 @@ export class DocManager {
    * client's change (a sync `update` message), not a state dump such as sync step 2, which carries
    * the sender's whole delete set: only then may the update be stored as it came (see applyToDoc).
    */
-  submit(live: LiveDoc, update: Uint8Array, ctx: { author: string; origin?: unknown; incremental?: boolean }): Promise<{ seq: number } | null> {
+  submit(live: LiveDoc, update: Uint8Array, ctx: { author: string; origin?: unknown; incremental?: boolean; check?: UpdateCheck }): Promise<{ seq: number } | null> {
     const { metrics, config } = this.deps;
     const count = (err: unknown) => { if (err instanceof UpdateRejected) metrics.docRejected.inc({ reason: err.code }); };
     try {
@@ -303,6 +306,9 @@ export class DocManager {
           await trial;
           checkUpdate(update, config.maxUpdateBytes);
         }
+        // The app's veto (onDocUpdate backend hook), in order, on the validated update: a rejection
+        // leaves the document, the store and other clients untouched.
+        if (ctx.check) await ctx.check(update, live.ydoc);
         return await this.applyLocal(live, update, ctx.author, ctx.origin, scanned && ctx.incremental ? starts : undefined);
       } catch (err) {
         count(err);

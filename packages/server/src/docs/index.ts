@@ -10,6 +10,7 @@ import type { DocBus } from './doc-bus.js';
 import { DocManager, type DocHooks } from './doc-manager.js';
 import { SqliteDocStore } from './doc-store-sqlite.js';
 import type { DocStore } from './doc-store.js';
+import type { Hooks } from '../hooks/hooks.js';
 
 export type { DocHooks } from './doc-manager.js';
 export { DocManager, DocsError, LiveDoc } from './doc-manager.js';
@@ -45,6 +46,8 @@ export interface DocsModuleDeps {
   bus?: DocBus;
   /** This node's id (ignores its own bus messages). */
   nodeId?: string;
+  /** Backend hooks: onConnect / onJoin on `/yjs` connections, onDocUpdate on client updates. */
+  backendHooks?: Hooks;
 }
 
 /** The default store for a config: SQLite at `<dataDir>/<docs.sqliteFile>`. */
@@ -55,7 +58,7 @@ export function createDefaultDocStore(config: Config): DocStore {
 export function createDocsModule(deps: DocsModuleDeps): DocsModule {
   const logger = deps.logger.child({ module: 'docs' });
   const manager = new DocManager({ store: deps.store, config: deps.config.docs, logger, metrics: deps.metrics, hooks: deps.hooks, bus: deps.bus, nodeId: deps.nodeId });
-  const yjs = new YjsTransport({ config: deps.config, logger, metrics: deps.metrics, auth: deps.auth, manager });
+  const yjs = new YjsTransport({ config: deps.config, logger, metrics: deps.metrics, auth: deps.auth, manager, hooks: deps.backendHooks });
   const http = new DocsHttp({ config: deps.config, logger, auth: deps.auth, store: deps.store, manager });
   let storeOk = true;
   let storeDetail: string | undefined;

@@ -4,6 +4,7 @@ import { createDefaultDocStore, createDocsModule, type DocsModule } from './inde
 import type { DocBus } from './doc-bus.js';
 import type { DocHooks } from './doc-manager.js';
 import type { DocStore } from './doc-store.js';
+import { registerServerDocs } from './docs-api.js';
 
 const mounted = new WeakMap<AqueductServer, DocsModule>();
 
@@ -41,8 +42,10 @@ export function installDocs(server: AqueductServer, opts: InstallDocsOptions = {
     hooks: opts.hooks,
     bus: opts.bus,
     nodeId: server.nodeId,
+    backendHooks: server.hooks,
   });
   mounted.set(server, docs);
+  registerServerDocs(server, docs.manager); // server.docs (docs-api.ts)
   server.addUpgrade((req, socket, head, url) => {
     if (!url.pathname.startsWith('/yjs/')) return false;
     let name: string;

@@ -9,6 +9,7 @@ import type { HttpModule } from '../http-module.js';
 import { TokenBucket } from '../rate-limiter.js';
 import type { ServerContext } from '../server.js';
 import { asHttpError, intParam } from './stream-request.js';
+import { admitRead, publishHook } from '../hooks/http-hooks.js';
 
 /** Per-user publish buckets kept at most; the least recently created are forgotten first. */
 const MAX_PUBLISH_BUCKETS = 10_000;
@@ -110,10 +111,11 @@ export function httpApiModule(ctx: ServerContext): HttpModule {
       throw new HttpError(403, 'PUBLISH_DISABLED', 'client publish is disabled in this namespace (use the server API key)');
     }
     if (rateLimited(user, room)) throw new HttpError(429, 'RATE_LIMITED', 'publish rate limit exceeded');
+    const published = await publishHook(hub, { user, room, data, event: event as string | undefined, volatile: volatile === true }); // backend hooks
     // Scoped by caller, as on the bus: one caller's keys never collide with (or probe) another's.
     // The API key's scope starts with NUL, which no token `sub` can equal.
     const scope = user.superuser ? '\u0000api' : user.id;
-    const outcome = await hub.publish(room, data, {
+    const outcome = await hub.publish(room, published, {
       event: event as string | undefined,
       volatile: volatile as boolean | undefined,
       from: user.superuser ? undefined : { client: 'http', user: user.id },
@@ -129,6 +131,7 @@ export function httpApiModule(ctx: ServerContext): HttpModule {
     const { config, hub } = ctx;
     const user = await authenticateRequest(req, url, ctx.auth, config.apiKey);
     if (!can(user, 'sub', room)) throw new HttpError(403, 'PERMISSION_DENIED', `no sub permission for ${room}`);
+    await admitRead(hub, user, room); // backend hooks
     const max = config.limits.maxHistoryLimit;
     const limit = intParam(url, 'limit', max, max);
     const raw = url.searchParams.get('since');

@@ -6,6 +6,7 @@ import type { EphemeralMessage } from '../broker/broker.js';
 import type { Delivery } from '../delivery.js';
 import type { CloseReason, Subscriber } from '../hub.js';
 import { authenticateRequest, sendError, sendJson } from '../http-util.js';
+import { admitStream } from '../hooks/http-hooks.js';
 import type { HttpModule } from '../http-module.js';
 import type { ServerContext } from '../server.js';
 import { planRoom, replayPages, type RoomStart } from './room-replay.js';
@@ -210,6 +211,7 @@ export function pollModule(ctx: ServerContext, registry: StreamRegistry): HttpMo
       const user = await authenticateRequest(req, url, ctx.auth, config.apiKey);
       const rooms = parseRooms(url, config.sse.maxRoomsPerStream);
       authorizeRooms(user, 'sub', rooms);
+      await admitStream(ctx.hub, user, req, rooms, 'poll'); // backend hooks
       const timeoutMs = intParam(url, 'timeoutMs', config.sse.pollTimeoutMs, config.sse.pollTimeoutMs);
       const limit = Math.max(1, intParam(url, 'limit', config.limits.maxHistoryLimit, config.limits.maxHistoryLimit));
       const raw = url.searchParams.get('cursor');

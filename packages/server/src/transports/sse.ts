@@ -9,6 +9,7 @@ import type { EphemeralMessage } from '../broker/broker.js';
 import type { Delivery } from '../delivery.js';
 import type { CloseReason, Subscriber } from '../hub.js';
 import { authenticateRequest, sendError } from '../http-util.js';
+import { admitStream } from '../hooks/http-hooks.js';
 import type { HttpModule } from '../http-module.js';
 import type { ServerContext } from '../server.js';
 import { planRoom, replayPages, type RoomStart } from './room-replay.js';
@@ -411,6 +412,7 @@ export function sseModule(ctx: ServerContext, registry: StreamRegistry, onStream
       });
       const rooms = parseRooms(url, config.sse.maxRoomsPerStream);
       authorizeRooms(user, 'sub', rooms);
+      await admitStream(ctx.hub, user, req, rooms, 'sse'); // backend hooks
       const id = lastEventIdOf(req, url);
       const resume = id === undefined ? new Map<string, Position>() : parseCursor(id, 'Last-Event-ID', rooms);
       const named = url.searchParams.get('named') !== '0';

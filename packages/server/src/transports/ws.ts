@@ -8,6 +8,7 @@ import { frameFor } from './ws-frame.js';
 import { Flusher } from '../write-coalescer.js';
 import { FrameDeflater, negotiatedCompression, perMessageDeflateOptions, type WireCompression } from './ws-deflate.js';
 import type { Transport } from '../transport.js';
+import { hooksOf } from '../hooks/hooks.js';
 
 /** How long a closing connection may take to complete the close handshake before it is cut. */
 const CLOSE_GRACE_MS = 2000;
@@ -151,10 +152,10 @@ export class WsBus {
 
   /** Handles an upgrade to `/ws` (the Origin and connection-count checks are done by the caller). */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, url));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, url, req));
   }
 
-  private accept(ws: WebSocket, url: URL): void {
+  private accept(ws: WebSocket, url: URL, req: IncomingMessage): void {
     const { deps } = this.options;
     const offered = ws.protocol;
     const codec = codecForSubprotocol(offered || undefined);
@@ -164,6 +165,7 @@ export class WsBus {
     }
     (ws as unknown as { _socket: Socket })._socket.setNoDelay(true);
     const session = new Session(new WsTransport(ws, codec, this.flusher, this.deflater), deps);
+    if (hooksOf(deps.hub).has.connect) session.request = req; // for the onConnect hook, until auth
     deps.metrics.connections.labels('ws').inc();
     deps.metrics.connectionsTotal.labels('ws').inc();
     this.options.onSession(session);

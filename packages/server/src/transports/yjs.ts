@@ -15,6 +15,8 @@ import { requestToken } from '../http-util.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { Flusher } from '../write-coalescer.js';
+import type { Hooks } from '../hooks/hooks.js';
+import { docHookCheck, docHookClose, yjsAdmit } from '../hooks/yjs-hooks.js';
 import { binaryFrame, binaryFrameFor, framePayloadBytes } from './ws-frame.js';
 import { FrameDeflater, negotiatedCompression, NO_COMPRESSION, perMessageDeflateOptions, sendBinary, writeFrames, type WireCompression } from './ws-deflate.js';
 
@@ -37,6 +39,8 @@ export const DocCloseCodes = {
   PERMISSION_DENIED: { code: 4403, reason: 'permission denied' },
   /** Document or node at capacity, or the document could not be loaded / stored: retry later. */
   TRY_AGAIN_LATER: { code: 1013, reason: 'try again later' },
+  /** The app's onDocUpdate hook vetoed an update (not stored, not broadcast). */
+  UPDATE_VETOED: { code: 4422, reason: 'update vetoed' },
   TOKEN_EXPIRED: CloseCodes.TOKEN_EXPIRED,
   SHUTDOWN: CloseCodes.SHUTDOWN,
   SLOW_CONSUMER: CloseCodes.SLOW_CONSUMER,
@@ -69,6 +73,8 @@ interface Conn {
   paused: boolean;
   alive: boolean;
   timers: NodeJS.Timeout[];
+  /** An update of this connection was vetoed by onDocUpdate: its later ones are refused too. */
+  vetoed?: boolean;
 }
 
 /** A broadcast frame waiting for its room's flush, and the connection it skips (its sender). */
@@ -96,6 +102,8 @@ export interface YjsTransportDeps {
   metrics: Metrics;
   auth: Authenticator;
   manager: DocManager;
+  /** Backend hooks (onConnect, onJoin, onDocUpdate). */
+  hooks?: Hooks;
 }
 
 function frame(write: (e: encoding.Encoder) => void): Uint8Array {
@@ -209,10 +217,10 @@ export class YjsTransport {
     const openTimer = setTimeout(() => this.disconnect(conn, DocCloseCodes.AUTH_TIMEOUT.code, 'document did not open in time'), config.docs.openTimeoutMs);
     conn.timers.push(openTimer);
     const url = new URL(req.url ?? '/', 'http://localhost');
-    void this.open(conn, requestToken(req, url)).finally(() => clearTimeout(openTimer));
+    void this.open(conn, requestToken(req, url), req).finally(() => clearTimeout(openTimer));
   }
 
-  private async open(conn: Conn, token: string | undefined): Promise<void> {
+  private async open(conn: Conn, token: string | undefined, req?: IncomingMessage): Promise<void> {
     const { auth, manager, logger, metrics, config } = this.deps;
     if (!token) return this.deny(conn, DocCloseCodes.AUTH_FAILED.code, 'missing token: connect with ?token=');
     let user: User;
@@ -229,6 +237,9 @@ export class YjsTransport {
       logger.info({ doc: conn.doc, user: user.id }, 'yjs connection refused: no sub grant');
       return this.deny(conn, DocCloseCodes.PERMISSION_DENIED.code, `no permission to read ${conn.doc}`);
     }
+    const refusal = await yjsAdmit(this.deps.hooks, user, conn.doc, req); // backend hooks
+    if (refusal) return this.deny(conn, refusal.code, refusal.reason);
+    if ((conn.state as Conn['state']) === 'closed') return;
     conn.user = user;
     conn.canWrite = can(user, 'pub', conn.doc);
     const existing = this.rooms.get(conn.doc);
@@ -366,7 +377,8 @@ export class YjsTransport {
       conn.paused = true;
       conn.ws.pause();
     }
-    this.deps.manager.submit(live, copy, { author: conn.user?.id ?? 'unknown', origin: conn, incremental }).finally(() => {
+    const check = docHookCheck(this.deps.hooks, conn, live.name);
+    this.deps.manager.submit(live, copy, { author: conn.user?.id ?? 'unknown', origin: conn, incremental, check }).finally(() => {
       conn.inflight--;
       if (conn.paused && conn.inflight <= limit / 2 && conn.state === 'open') {
         conn.paused = false;
@@ -374,6 +386,11 @@ export class YjsTransport {
         this.drainPending(conn);
       }
     }).catch((err: unknown) => {
+      const vetoed = docHookClose(err);
+      if (vetoed) {
+        if (vetoed.tell) this.send(conn, permissionDeniedFrame(vetoed.tell));
+        return this.disconnect(conn, vetoed.code, vetoed.reason);
+      }
       if (err instanceof UpdateRejected) {
         this.deps.logger.warn({ doc: conn.doc, user: conn.user?.id, code: err.code, reason: err.message }, 'document update rejected');
         if (err.code === 'OVERLOADED' || err.code === 'UNAVAILABLE') return this.disconnect(conn, DocCloseCodes.TRY_AGAIN_LATER.code, err.message);
