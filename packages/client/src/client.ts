@@ -198,7 +198,9 @@ export class AqueductClient extends Emitter<ClientEvents> {
   private async http(): Promise<{ baseUrl: string; token: string }> {
     const u = new URL(this.link.url);
     u.protocol = u.protocol === 'wss:' ? 'https:' : 'http:';
-    return { baseUrl: u.origin, token: await this.link.getToken() };
+    // A server mounted under a prefix (`wss://app/rt/ws`): its HTTP API is under the same prefix.
+    const prefix = u.pathname.replace(/\/ws\/?$/, '').replace(/\/+$/, '');
+    return { baseUrl: u.origin + prefix, token: await this.link.getToken() };
   }
 }
 
