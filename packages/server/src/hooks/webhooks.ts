@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { HookName, HooksConfig } from './hooks-config.js';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, signWebhook } from './signature.js';
 
@@ -28,8 +29,9 @@ async function readBounded(res: Response, max: number): Promise<string> {
 }
 
 const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) => {
-  const t = setTimeout(resolve, ms);
-  signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+  const done = () => { clearTimeout(t); signal.removeEventListener('abort', done); resolve(); };
+  const t = setTimeout(done, ms);
+  signal.addEventListener('abort', done, { once: true });
 });
 
 /**
@@ -41,7 +43,10 @@ export class WebhookClient {
   private inflight = 0;
   private readonly closing = new AbortController();
 
-  constructor(private readonly config: HooksConfig & { webhookUrl: string; webhookSecret: string }, private readonly nodeId: string) {}
+  constructor(private readonly config: HooksConfig & { webhookUrl: string; webhookSecret: string }, private readonly nodeId: string) {
+    // One listener per call in flight (bounded by maxConcurrent).
+    setMaxListeners(0, this.closing.signal);
+  }
 
   get inFlight(): number {
     return this.inflight;
@@ -75,7 +80,13 @@ export class WebhookClient {
   private async attempt(hook: HookName, body: string, delivery: string, attempt: number): Promise<unknown> {
     const { webhookUrl, webhookSecret, timeoutMs } = this.config;
     const timestamp = String(Date.now());
-    const signal = AbortSignal.any([AbortSignal.timeout(timeoutMs), this.closing.signal]);
+    // A timer of our own (AbortSignal.timeout inside AbortSignal.any can be collected before it fires).
+    const ctrl = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => { timedOut = true; ctrl.abort(); }, timeoutMs);
+    const onClose = () => ctrl.abort();
+    this.closing.signal.addEventListener('abort', onClose, { once: true });
+    const signal = ctrl.signal;
     let res: Response;
     let text: string;
     try {
@@ -96,8 +107,10 @@ export class WebhookClient {
       text = await readBounded(res, MAX_ANSWER_BYTES);
     } catch (err) {
       if (err instanceof WebhookError) throw err;
-      const timedOut = (err as { name?: string }).name === 'TimeoutError';
       throw new WebhookError(timedOut ? `no answer within ${timeoutMs} ms (hooks.timeoutMs)` : `request failed: ${(err as Error).message}`, true);
+    } finally {
+      clearTimeout(timer);
+      this.closing.signal.removeEventListener('abort', onClose);
     }
     if (res.status >= 500 || res.status === 429) throw new WebhookError(`answered ${res.status}`, true);
     if (res.status < 200 || res.status > 299) throw new WebhookError(`answered ${res.status}`, false);
