@@ -46,7 +46,7 @@ class Backend {
     });
     const body = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
     this.received.push({ hook: String(req.headers['x-aqueduct-hook']), body, verified, delivery: String(req.headers['x-aqueduct-delivery']), attempt: String(req.headers['x-aqueduct-attempt']) });
-    const answer = (status: number, json: unknown) => res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(json));
+    const answer = (status: number, json: unknown): void => { res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(json)); };
     if (!verified) return answer(401, { error: 'bad signature' });
     const room = String(body.room ?? '');
     if (room.startsWith('slow:')) { this.hanging.add(res); return; } // never answers
