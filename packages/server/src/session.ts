@@ -17,6 +17,7 @@ import { meshJoinRefusal } from './webrtc/mesh.js';
 import type { Transport } from './transport.js';
 import { HookDenied } from './hooks/hook-types.js';
 import { hooksOf } from './hooks/hooks.js';
+import { HookTurns } from './hooks/hook-turns.js';
 import type { IncomingMessage } from 'node:http';
 
 /** A request failed with a reply error. */
@@ -111,6 +112,8 @@ export class Session implements Subscriber {
   pingSentAt = 0;
   /** The upgrade request, kept until auth when an onConnect hook wants it (backend hooks). */
   request: IncomingMessage | undefined;
+  /** Keeps this connection's publications in order through the async onPublish hook. */
+  private readonly publishOrder = new HookTurns();
 
   constructor(private readonly transport: Transport, private readonly deps: SessionDeps) {}
 
@@ -425,15 +428,24 @@ export class Session implements Subscriber {
     if (this.rateLimited(bucket)) throw new ReplyError('RATE_LIMITED', `at most ${ns.publishRatePerSec} publishes/s in namespace "${namespace}"`);
     const hooks = hooksOf(hub);
     // Backend hooks: deny, or rewrite what subscribers and history get.
-    if (hooks.has.publish) data = await hooks.publish({ user, room, data, event, volatile: volatile === true, transport: 'ws', client: this.id });
+    // In this connection's order: the next publication's hook waits until this one reached the hub.
+    const turn = hooks.has.publish ? this.publishOrder.next() : undefined;
+    try {
+      if (turn) data = await turn.run(() => hooks.publish({ user, room, data, event, volatile: volatile === true, transport: 'ws', client: this.id }));
+    } catch (err) {
+      turn?.done();
+      throw err;
+    }
     const from = { client: this.id, user: user.id };
-    const outcome = await hub.publish(room, data, {
+    const published = hub.publish(room, data, {
       event,
       volatile,
       from,
       // Scoped by user so one user's ids can never collide with (or probe) another's.
       idempotencyKey: cid === undefined || volatile ? undefined : `${user.id}\u0000${cid}`,
     });
+    turn?.done();
+    const outcome = await published;
     if (!outcome) return {};
     return outcome.duplicate
       ? { epoch: outcome.epoch, offset: outcome.offset, duplicate: true }

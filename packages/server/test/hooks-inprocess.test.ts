@@ -25,7 +25,9 @@ describe('backend hooks, in-process', () => {
     async onPublish(ctx) {
       seen.publish.push(ctx);
       await new Promise((r) => setImmediate(r)); // async hooks are awaited
-      const data = ctx.data as { text?: string; spam?: boolean };
+      const data = ctx.data as { text?: string; spam?: boolean; n?: number };
+      // Slower for earlier publications: the hook must not reorder a connection's publications.
+      if (ctx.room === 'chat:order' && typeof data.n === 'number') await new Promise((r) => setTimeout(r, (10 - data.n) * 15));
       if (data.spam) return { allow: false, code: 'SPAM', message: 'no spam' };
       if (typeof data.text === 'string' && data.text.includes('darn')) return { data: { text: data.text.replaceAll('darn', '****'), moderated: true } };
       return undefined;
@@ -96,6 +98,21 @@ describe('backend hooks, in-process', () => {
     const sseFlaky = await sseStatus(`${ts.url}/api/events?rooms=chat:open`, await ts.token('flaky', { 'chat:*': ['sub'] }));
     assert.equal(sseFlaky.status, 503);
     assert.equal(JSON.parse(sseFlaky.body).error.code, 'HOOK_FAILED');
+  });
+
+  test("a slow onPublish keeps a connection's publications in order", async () => {
+    const client = connectClient(ts.wsUrl, await ts.token('olga', { 'chat:*': ['sub', 'pub'] }));
+    try {
+      const room = client.room('chat:order');
+      const got: number[] = [];
+      room.on('message', (m) => got.push((m.data as { n: number }).n));
+      await room.ready();
+      await Promise.all(Array.from({ length: 10 }, (_, n) => room.publish({ n })));
+      await until(() => got.length === 10, 10_000, 'ten deliveries');
+      assert.deepEqual(got, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    } finally {
+      client.close();
+    }
   });
 
   test('onPublish denies (ws and HTTP) and rewrites: subscribers and history get the rewrite', async () => {
