@@ -6,6 +6,7 @@ import type { AqueductError } from '@aqueduct/client';
 import { signWebhook, verifyWebhookSignature } from '../src/index.js';
 import { connectClient, nextEvent, rawSocket, until } from './helpers.js';
 import { API_KEY, startHooksServer, type HooksTestServer } from './hooks-helpers.js';
+import { connectProvider, synced } from './docs-helpers.js';
 
 const SECRET = 'webhook-secret-0123456789abcdef';
 
@@ -60,6 +61,11 @@ class Backend {
         if (data.spam) return answer(200, { allow: false, code: 'SPAM', message: 'spam' });
         if (typeof data.text === 'string') return answer(200, { allow: true, data: { text: data.text.toUpperCase(), by: 'backend' } });
         return answer(200, { allow: true });
+      }
+      case 'docUpdate': {
+        // The backend sees the Yjs update (base64); inserted text travels as UTF-8 inside it.
+        const update = Buffer.from(String(body.update), 'base64');
+        return answer(200, update.includes('forbidden') ? { allow: false, code: 'FORBIDDEN_WORD', message: 'vetoed by the backend' } : {});
       }
       default:
         return answer(400, { error: 'unknown hook' });
@@ -172,6 +178,30 @@ describe('backend hooks as webhooks', () => {
       assert.ok(attempts.every((a) => a.verified));
     } finally {
       client.close();
+    }
+  });
+
+  test('docUpdate by webhook (opt-in): a vetoed update is neither stored nor broadcast', async () => {
+    const docs = await startHooksServer(undefined, { hooks: { webhookUrl: backend.url, webhookSecret: SECRET, webhookEvents: ['docUpdate'], timeoutMs: 2000 } });
+    const t = await docs.token('frank', { 'doc:*': ['sub', 'pub'] });
+    const a = connectProvider(docs.yjsUrl, 'doc:webhook', t);
+    const b = connectProvider(docs.yjsUrl, 'doc:webhook', t);
+    try {
+      await Promise.all([synced(a), synced(b)]);
+      a.ydoc.getText('text').insert(0, 'allowed ');
+      await until(() => b.ydoc.getText('text').toString() === 'allowed ', 10_000, 'b sees the allowed edit');
+      a.ydoc.getText('text').insert(8, 'forbidden');
+      await until(() => a.closes.length > 0, 10_000, 'sender closed');
+      assert.equal(a.closes[0].code, 4422);
+      assert.match(a.denied.join(' '), /FORBIDDEN_WORD/);
+      assert.equal((await docs.server.docs.readJson('doc:webhook')).content.text, 'allowed ');
+      assert.equal(b.ydoc.getText('text').toString(), 'allowed ');
+      const calls = backend.received.filter((r) => r.hook === 'docUpdate' && r.body.doc === 'doc:webhook');
+      assert.ok(calls.length >= 2 && calls.every((c) => c.verified && (c.body.user as { id: string }).id === 'frank'));
+    } finally {
+      a.destroy();
+      b.destroy();
+      await docs.close();
     }
   });
 
