@@ -27,7 +27,7 @@ describe('backend hooks, in-process', () => {
       await new Promise((r) => setImmediate(r)); // async hooks are awaited
       const data = ctx.data as { text?: string; spam?: boolean; n?: number };
       // Slower for earlier publications: the hook must not reorder a connection's publications.
-      if (ctx.room === 'chat:order' && typeof data.n === 'number') await new Promise((r) => setTimeout(r, (10 - data.n) * 15));
+      if (ctx.room === 'chat:order' && typeof data.n === 'number') await new Promise((r) => setTimeout(r, (10 - (data.n ?? 0)) * 15));
       if (data.spam) return { allow: false, code: 'SPAM', message: 'no spam' };
       if (typeof data.text === 'string' && data.text.includes('darn')) return { data: { text: data.text.replaceAll('darn', '****'), moderated: true } };
       return undefined;
