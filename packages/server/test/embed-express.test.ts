@@ -3,6 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { createAqueduct } from '../src/index.js';
 import { startExpressApp } from '../../../examples/embed-express.js';
 import { embeddingSuite } from './embed-suite.js';
 import { TEST_SECRET } from './helpers.js';
@@ -30,6 +34,32 @@ test('Express: bad and oversized JSON bodies already parsed by express.json() ge
     assert.deepEqual(await echo.json(), { echo: { a: 1 } });
   } finally {
     await app.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test("Express: mounted with app.use('/rt', aq.handleRequest) it still matches its prefix on the full URL", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'aqueduct-embed-'));
+  const aq = createAqueduct({ prefix: '/rt', config: { dataDir, logLevel: 'silent', jwt: { secret: TEST_SECRET } } });
+  const app = express();
+  app.use('/rt', aq.handleRequest);
+  app.get('/healthz', (_req, res) => { res.json({ app: 'ok' }); });
+  app.use((_req, res) => { res.status(404).send('app 404'); });
+  const server = createServer(app);
+  await aq.ready();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    const ours = await fetch(`${base}/rt/healthz`);
+    assert.equal(((await ours.json()) as { ok: boolean }).ok, true);
+    assert.deepEqual(await (await fetch(`${base}/healthz`)).json(), { app: 'ok' });
+    const unknown = await fetch(`${base}/rt/nothing-here`);
+    assert.equal(unknown.status, 404);
+    assert.equal(await unknown.text(), 'app 404', 'an unknown path under the prefix goes on to the app (next)');
+  } finally {
+    await aq.close();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
