@@ -93,6 +93,8 @@ export const DocCloseCodes = {
   TRY_AGAIN_LATER: { code: 1013, reason: 'try again later' },
   /** The app's `onDocUpdate` hook vetoed an update: not stored, not broadcast; final (a reconnect would resend it). */
   UPDATE_VETOED: { code: 4422, reason: 'update vetoed' },
+  /** An unexpected server error while handling the connection's update (the client retries). */
+  INTERNAL_ERROR: { code: 1011, reason: 'internal error' },
   TOKEN_EXPIRED: CloseCodes.TOKEN_EXPIRED,
   SHUTDOWN: CloseCodes.SHUTDOWN,
   SLOW_CONSUMER: CloseCodes.SLOW_CONSUMER,

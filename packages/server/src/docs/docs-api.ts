@@ -24,19 +24,6 @@ export interface ServerDocs {
   transact<T>(name: string, fn: (doc: Y.Doc) => T, options?: { author?: string }): Promise<{ result: T; seq: number | null }>;
 }
 
-const managers = new WeakMap<object, DocManager>();
-
-/** Called by the documents module when it is installed on a server. */
-export function registerServerDocs(owner: object, manager: DocManager): void {
-  managers.set(owner, manager);
-}
-
-function managerOf(owner: object): DocManager {
-  const m = managers.get(owner);
-  if (!m) throw new Error('the documents module is not installed on this server');
-  return m;
-}
-
 function checkName(name: string): void {
   if (!isValidRoomName(name)) throw new Error(`invalid document name ${JSON.stringify(String(name).slice(0, 64))}`);
 }
@@ -49,16 +36,15 @@ async function snapshot(manager: DocManager, name: string): Promise<Y.Doc> {
   return doc;
 }
 
-/** The documents API of a server (`server.docs`). */
-export function serverDocs(owner: object): ServerDocs {
+/** The documents API over a node's document manager (part of `server.docs`). */
+export function serverDocsApi(manager: DocManager): ServerDocs {
   return {
-    read: (name) => snapshot(managerOf(owner), name),
+    read: (name) => snapshot(manager, name),
     async readJson(name) {
-      const doc = await snapshot(managerOf(owner), name);
+      const doc = await snapshot(manager, name);
       try { return docToContent(doc); } finally { doc.destroy(); }
     },
     async transact(name, fn, options = {}) {
-      const manager = managerOf(owner);
       const doc = await snapshot(manager, name);
       try {
         const changes: Uint8Array[] = [];

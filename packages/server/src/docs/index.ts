@@ -4,13 +4,14 @@ import type { Authenticator } from '../auth/auth.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { DocsHttp } from '../transports/docs-http.js';
-import { YjsTransport } from '../transports/yjs.js';
+import { DocsHttp } from './docs-http.js';
+import { YjsTransport } from './yjs.js';
 import type { DocBus } from './doc-bus.js';
 import { DocManager, type DocHooks } from './doc-manager.js';
 import { SqliteDocStore } from './doc-store-sqlite.js';
 import type { DocStore } from './doc-store.js';
 import type { Hooks } from '../hooks/hooks.js';
+import { serverDocsApi, type ServerDocs } from './docs-api.js';
 
 export type { DocHooks } from './doc-manager.js';
 export { DocManager, DocsError, LiveDoc } from './doc-manager.js';
@@ -18,15 +19,17 @@ export type { DocStore, AuditEntry, DocVersion, DocVersionWithState, StoredDoc }
 export { SqliteDocStore } from './doc-store-sqlite.js';
 export type { DocBus, RemoteDocUpdate } from './doc-bus.js';
 export { MemoryDocBus } from './doc-bus-memory.js';
-export { DocCloseCodes } from '../transports/yjs.js';
+export { DocCloseCodes } from './yjs.js';
 
 /** Collaborative documents as mounted on a server: `/yjs/:doc` upgrades and `/api/docs/*` routes. */
-export interface DocsModule {
+export interface DocsModule extends ServerDocs {
   /** Handles a WebSocket upgrade for /yjs/:doc (doc name already URL-decoded; validated here). */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, docName: string): void;
   /** Handles /api/docs/* ; resolves false when the path is not one of ours. */
   handleHttp(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean>;
   loadedCount(): number;
+  /** The `/yjs` part of the node's heartbeat sweep (pings, dead-connection cleanup). */
+  sweep(now: number): void;
   health(): { ok: boolean; detail?: string };
   /** Closes connections (SHUTDOWN), waits for queued updates, closes the store. */
   close(): Promise<void>;
@@ -68,11 +71,13 @@ export function createDocsModule(deps: DocsModuleDeps): DocsModule {
   probe.unref();
   let closing: Promise<void> | undefined;
   return {
+    ...serverDocsApi(manager), // read, readJson, transact (docs-api.ts)
     manager,
     store: deps.store,
     handleUpgrade: (req, socket, head, docName) => yjs.handleUpgrade(req, socket, head, docName),
     handleHttp: (req, res, url) => http.handle(req, res, url),
     loadedCount: () => manager.loadedCount(),
+    sweep: (now) => yjs.sweep(now),
     health: () => (storeOk ? { ok: true, detail: `${manager.loadedCount()} documents loaded, ${yjs.connectionCount()} connections` } : { ok: false, detail: storeDetail }),
     close() {
       closing ??= (async () => {

@@ -2,9 +2,10 @@ import { createServer as createHttpServer, type IncomingMessage, type Server as 
 import type { Duplex } from 'node:stream';
 import type { PublishOutcome } from '../broker/broker.js';
 import type { ServerDocs } from '../docs/docs-api.js';
-import type { ServerPublishOptions } from '../hub.js';
-import { sendError } from '../http-util.js';
-import { createServer, type AqueductServer, type CreateServerOptions } from '../server.js';
+import type { ServerPublishOptions } from '../core/hub.js';
+import { sendError } from '../http/http-util.js';
+import { createServer } from '../node.js';
+import type { AqueductServer, CreateServerOptions } from '../server.js';
 
 export interface CreateAqueductOptions extends Omit<CreateServerOptions, 'server'> {
   /**

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { User } from '../auth/grants.js';
-import { HttpError } from '../http-util.js';
+import { HttpError } from '../http/http-util.js';
 import { HookDenied, type HookTransport } from './hook-types.js';
 import { hooksOf } from './hooks.js';
 

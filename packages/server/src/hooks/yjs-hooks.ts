@@ -1,8 +1,12 @@
 import type { IncomingMessage } from 'node:http';
+import { CloseCodes, DocCloseCodes } from '@aqueduct/protocol';
 import type { User } from '../auth/grants.js';
 import type { UpdateCheck } from '../docs/doc-manager.js';
+import { UpdateRejected } from '../docs/update-validator.js';
 import { HookDenied } from './hook-types.js';
 import type { Hooks } from './hooks.js';
+
+export type { Hooks } from './hooks.js';
 
 /**
  * Backend hooks on `/yjs/:doc` (README §Backend hooks and webhooks): onConnect + onJoin when a
@@ -14,18 +18,21 @@ const TRY_AGAIN_LATER = 1013;
 const PERMISSION_DENIED = 4403;
 const UPDATE_VETOED = 4422;
 
-/** Runs onConnect and onJoin for a document connection; a refusal to close with, or undefined. */
-export async function yjsAdmit(hooks: Hooks | undefined, user: User, doc: string, req: IncomingMessage | undefined): Promise<{ code: number; reason: string } | undefined> {
-  if (!hooks || (!hooks.has.connect && !hooks.has.join)) return undefined;
+/**
+ * Runs onConnect and onJoin for a document connection. Resolves true when the connection may go on
+ * (allowed and still open); otherwise it was refused through `deny` (or closed meanwhile).
+ */
+export async function yjsAdmit(hooks: Hooks | undefined, user: User, conn: { doc: string; state: string }, req: IncomingMessage | undefined, deny: (code: number, reason: string) => void): Promise<boolean> {
+  if (!hooks || (!hooks.has.connect && !hooks.has.join)) return true;
   try {
     await hooks.connect({ user, req, transport: 'yjs' });
-    await hooks.join({ user, room: doc, transport: 'yjs' });
-    return undefined;
+    await hooks.join({ user, room: conn.doc, transport: 'yjs' });
+    return conn.state !== 'closed';
   } catch (err) {
     if (!(err instanceof HookDenied)) throw err;
-    return err.temporary
-      ? { code: TRY_AGAIN_LATER, reason: 'backend hook failed; try again later' }
-      : { code: PERMISSION_DENIED, reason: `${err.code}: ${err.message}` };
+    if (err.temporary) deny(TRY_AGAIN_LATER, 'backend hook failed; try again later');
+    else deny(PERMISSION_DENIED, `${err.code}: ${err.message}`);
+    return false;
   }
 }
 
@@ -55,4 +62,27 @@ export function docHookClose(err: unknown): { code: number; reason: string; tell
   if (!(err instanceof HookDenied)) return undefined;
   if (err.temporary) return { code: TRY_AGAIN_LATER, reason: 'backend hook failed; try again later' };
   return { code: UPDATE_VETOED, reason: 'update vetoed', tell: `update rejected (${err.code}): ${err.message}` };
+}
+
+/** How a `/yjs` connection closes after a client update failed: rejected, vetoed, hook failed, or a bug. */
+export interface UpdateFailure {
+  level: 'warn' | 'error';
+  message: string;
+  /** Logged with the message. */
+  detail: { code?: string; reason?: string };
+  /** The permission-denied message sent before the close, if any. */
+  tell?: string;
+  close: { code: number; reason: string };
+}
+
+export function updateFailure(err: unknown): UpdateFailure {
+  const hook = docHookClose(err);
+  if (hook) return { level: 'warn', message: 'document update refused by a backend hook', detail: { code: (err as HookDenied).code, reason: (err as HookDenied).message }, tell: hook.tell, close: hook };
+  if (err instanceof UpdateRejected) {
+    const detail = { code: err.code, reason: err.message };
+    if (err.code === 'OVERLOADED' || err.code === 'UNAVAILABLE') return { level: 'warn', message: 'document update rejected', detail, close: { code: DocCloseCodes.TRY_AGAIN_LATER.code, reason: err.message } };
+    const code = err.code === 'TOO_LARGE' ? CloseCodes.MESSAGE_TOO_BIG.code : DocCloseCodes.INVALID_MESSAGE.code;
+    return { level: 'warn', message: 'document update rejected', detail, tell: `update rejected (${err.code}): ${err.message}`, close: { code, reason: `update rejected: ${err.code}` } };
+  }
+  return { level: 'error', message: 'document update failed', detail: {}, close: { code: DocCloseCodes.INTERNAL_ERROR.code, reason: DocCloseCodes.INTERNAL_ERROR.reason } };
 }
