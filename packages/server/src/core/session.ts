@@ -43,9 +43,9 @@ export class Session extends SessionCore {
   /** Requests pipelined behind an auth still being verified. */
   private pendingAfterAuth: ClientRequest[] | undefined;
   private authenticating = false;
-  /** Backend hooks: the upgrade request until auth (onConnect); publication order through onPublish. */
-  request?: ConnectRequest;
-  publishTurns?: HookTurns;
+  /** Backend hooks (set only when hooks are active: no slot on an idle connection otherwise). */
+  declare request?: ConnectRequest;
+  declare publishTurns?: HookTurns;
   /** Heartbeat bookkeeping, driven by the server's single sweep timer. */
   lastSeen = Date.now();
   pingSentAt = 0;
