@@ -72,11 +72,11 @@ export function apiRoutes(config: Config) {
       200: { description: 'Position of the publication (empty for volatile ones).', json: PublishResult },
       400: errorResponse('BAD_REQUEST (not JSON, bad field), INVALID_ROOM'),
       401: authErrors[401],
-      403: errorResponse('PERMISSION_DENIED, PUBLISH_DISABLED (user tokens in namespaces without client publish)'),
+      403: errorResponse('PERMISSION_DENIED, PUBLISH_DISABLED (user tokens in namespaces without client publish), or the code an onPublish backend hook denied with'),
       413: errorResponse(`MESSAGE_TOO_LARGE: data over ${limits.maxMessageBytes} bytes`),
       415: errorResponse('BAD_REQUEST: Content-Type must be application/json'),
       429: errorResponse('RATE_LIMITED (user tokens only)'),
-      503: errorResponse('UNAVAILABLE'),
+      503: errorResponse('UNAVAILABLE; HOOK_FAILED: a backend hook failed (fail closed)'),
     },
   });
   const history = route({
@@ -90,7 +90,7 @@ export function apiRoutes(config: Config) {
       200: { description: 'A page of history; `recovered: false` means history does not cover `since`.', json: HistoryPage },
       400: errorResponse('BAD_REQUEST, INVALID_ROOM'),
       ...authErrors,
-      503: errorResponse('UNAVAILABLE'),
+      503: errorResponse('UNAVAILABLE; HOOK_FAILED: a backend hook failed (fail closed)'),
     },
   });
   const presence = route({

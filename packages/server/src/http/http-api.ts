@@ -10,6 +10,7 @@ import { dataBytes, publishAs, publishReply, PublishRefused } from '../core/publ
 import { apiRoutes } from './api-routes.js';
 import { parseBody } from './body.js';
 import { parseHeaders, parseParams, parseQuery } from './route.js';
+import { admitRead, hookHttpError } from '../hooks/http-hooks.js';
 import { asHttpError } from '../streams/stream-request.js';
 
 /** Per-user publish buckets kept at most; the least recently created are forgotten first. */
@@ -103,7 +104,7 @@ export function httpApiModule(ctx: ServerContext): HttpModule {
       bytes: dataBytes(data),
     }, (bucketKey, ns) => take(user, bucketKey, ns)).catch((err: unknown) => {
       if (err instanceof PublishRefused) throw new HttpError(REFUSAL_STATUS[err.code], err.code, err.message);
-      throw asHttpError(err);
+      throw asHttpError(hookHttpError(err)); // backend hooks: 403 with the app's code, 503 HOOK_FAILED
     });
     sendJson(res, 200, publishReply(outcome));
   }
@@ -112,6 +113,7 @@ export function httpApiModule(ctx: ServerContext): HttpModule {
     const { config, hub } = ctx;
     const user = await authenticateRequest(req, url, ctx.auth, config.apiKey);
     if (!can(user, 'sub', room)) throw new HttpError(403, 'PERMISSION_DENIED', `no sub permission for ${room}`);
+    await admitRead(hub, user, room); // backend hooks
     const query = parseQuery(routes.history, url);
     const limit = query.limit;
     const since = query.since === undefined || query.since === '' ? undefined : parseSince(query.since, room);

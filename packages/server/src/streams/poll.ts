@@ -9,6 +9,7 @@ import { authenticateRequest, sendError, sendJson } from '../http/http-util.js';
 import type { HttpModule } from '../http/http-module.js';
 import type { ServerContext } from '../context.js';
 import { replayPages } from '../core/recovery.js';
+import { admitStream } from '../hooks/http-hooks.js';
 import { fastCursor, messageData, toJson } from './stream-events.js';
 import type { StreamRegistry } from './stream-registry.js';
 import { asHttpError, authorizeRooms, parseCursor, planRoom, type StreamStart as RoomStart } from './stream-request.js';
@@ -212,6 +213,7 @@ export function pollModule(ctx: ServerContext, registry: StreamRegistry): HttpMo
       const user = await authenticateRequest(req, url, ctx.auth, config.apiKey);
       const { rooms, timeoutMs, limit: asked, cursor: raw } = parseQuery(spec, url);
       authorizeRooms(user, 'sub', rooms);
+      await admitStream(ctx.hub, user, req, rooms, 'poll'); // backend hooks
       const limit = Math.max(1, asked);
       if (raw === undefined || raw === '') {
         // Start: the current position of every room, nothing to wait for.

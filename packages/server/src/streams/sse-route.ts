@@ -4,6 +4,7 @@ import type { ServerContext } from '../context.js';
 import { authenticateRequest, sendError } from '../http/http-util.js';
 import type { HttpModule } from '../http/http-module.js';
 import { SseStream } from './sse.js';
+import { admitStream } from '../hooks/http-hooks.js';
 import type { StreamRegistry } from './stream-registry.js';
 import { authorizeRooms, parseCursor } from './stream-request.js';
 import { parseHeaders, parseQuery } from '../http/route.js';
@@ -32,6 +33,7 @@ export function sseModule(ctx: ServerContext, registry: StreamRegistry, onStream
       const query = parseQuery(spec, url);
       const { rooms } = query;
       authorizeRooms(user, 'sub', rooms);
+      await admitStream(ctx.hub, user, req, rooms, 'sse'); // backend hooks
       // The resume id: the Last-Event-ID header (set by EventSource on reconnect) wins over ?lastEventId=.
       const header = parseHeaders(spec, req)['Last-Event-ID'];
       const id = header !== undefined && header !== '' ? header : query.lastEventId !== '' ? query.lastEventId : undefined;

@@ -91,7 +91,7 @@ export function streamRoutes(config: Config) {
       400: errorResponse('BAD_REQUEST (malformed or forged Last-Event-ID, missing rooms), INVALID_ROOM, TOO_MANY_ROOMS'),
       ...authErrors,
       429: errorResponse(`RATE_LIMITED: more than ${sse.maxStreamsPerUser} open streams for this user`),
-      503: errorResponse('UNAVAILABLE: node at its connection limit, or broker down'),
+      503: errorResponse('UNAVAILABLE: node at its connection limit, or broker down; HOOK_FAILED: a backend hook failed (fail closed)'),
     },
   });
   const poll = route({
@@ -111,7 +111,7 @@ export function streamRoutes(config: Config) {
       400: errorResponse('BAD_REQUEST (malformed or forged cursor), INVALID_ROOM, TOO_MANY_ROOMS'),
       ...authErrors,
       429: errorResponse('RATE_LIMITED: too many open streams for this user'),
-      503: errorResponse('UNAVAILABLE'),
+      503: errorResponse('UNAVAILABLE; HOOK_FAILED: a backend hook failed (fail closed)'),
     },
   });
   return { events, poll };
