@@ -74,8 +74,9 @@ async function serve(args: string[]): Promise<number> {
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    server.logger.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 15_000);
+    server.logger.info({ signal, readyzGraceMs: server.readyzGraceMs }, 'shutting down');
+    // The drain delay (shutdown.readyzGraceMs) plus 15 s for closing connections and flushing.
+    const force = setTimeout(() => process.exit(1), server.readyzGraceMs + 15_000);
     force.unref();
     server.close().then(() => process.exit(0), (err: unknown) => {
       server.logger.error({ err }, 'shutdown failed');

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { compressionSchema } from './compression-config.js';
+import { shutdownSchema } from './shutdown-config.js';
 import { natsSchema } from './broker/nats-config.js';
 
 /**
@@ -259,6 +260,8 @@ const configSchema = z.object({
   docs: docsSchema.prefault({}),
   /** permessage-deflate on `/ws` and `/yjs/:doc`; see README §Compression. */
   compression: compressionSchema.prefault({}),
+  /** Graceful shutdown: how long `/readyz` fails before connections close; see README §Shutdown and readiness. */
+  shutdown: shutdownSchema.prefault({}),
 }).strict();
 
 export type Config = z.infer<typeof configSchema>;

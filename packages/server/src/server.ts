@@ -10,6 +10,7 @@ import { Hub, type ServerPublishOptions } from './hub.js';
 import { HttpError, sendError } from './http-util.js';
 import type { HttpModule } from './http-module.js';
 import { createLogger, type Logger } from './logger.js';
+import { readyzGraceMs } from './shutdown-config.js';
 import { Metrics } from './metrics.js';
 import { opsModule } from './transports/ops.js';
 import type { Presence } from './presence/presence.js';
@@ -68,6 +69,8 @@ export class AqueductServer {
   private readonly health: Array<[string, () => { ok: boolean; detail?: string }]> = [];
   private sweepTimer?: NodeJS.Timeout;
   private closing?: Promise<void>;
+  /** Set at the start of close(): `/readyz` answers 503 from then on. */
+  private shuttingDown = false;
 
   constructor(readonly options: CreateServerOptions & { config: Config }, readonly broker: Broker, readonly presence: Presence) {
     this.config = options.config;
@@ -120,7 +123,14 @@ export class AqueductServer {
   }
 
   readiness(): Record<string, { ok: boolean; detail?: string }> {
-    return Object.fromEntries(this.health.map(([name, check]) => [name, check()]));
+    const checks: Record<string, { ok: boolean; detail?: string }> = Object.fromEntries(this.health.map(([name, check]) => [name, check()]));
+    if (this.shuttingDown) checks.shutdown = { ok: false, detail: 'shutting down' };
+    return checks;
+  }
+
+  /** How long close() keeps serving with `/readyz` at 503 before it closes connections (`shutdown.readyzGraceMs`). */
+  get readyzGraceMs(): number {
+    return readyzGraceMs(this.config.shutdown, this.ownsHttp);
   }
 
   /** Handles an HTTP request; resolves false if no Aqueduct route matched (404 when we own the server). */
@@ -225,12 +235,20 @@ export class AqueductServer {
   }
 
   /**
-   * Graceful shutdown: stop accepting, tell every client to reconnect elsewhere (close 4000), let
+   * Graceful shutdown: `/readyz` answers 503 at once and, for `readyzGraceMs` (`shutdown.readyzGraceMs`,
+   * README §Shutdown and readiness), everything else keeps working but new upgrades, so load balancers
+   * stop routing here; then stop accepting, tell every client to reconnect elsewhere (close 4000), let
    * modules flush (documents), then close the broker and presence. Acknowledged publications are
    * already in the broker; unacknowledged ones are resent by clients with their publish ids.
    */
-  close(): Promise<void> {
+  close(options: { readyzGraceMs?: number } = {}): Promise<void> {
     this.closing ??= (async () => {
+      this.shuttingDown = true;
+      const grace = options.readyzGraceMs ?? this.readyzGraceMs;
+      if (grace > 0) {
+        this.logger.info({ graceMs: grace }, 'shutting down: /readyz answers 503; connections close when the grace period ends');
+        await new Promise((resolve) => setTimeout(resolve, grace));
+      }
       clearInterval(this.sweepTimer);
       this.bus.close();
       const closedHttp = this.ownsHttp ? new Promise<void>((resolve) => this.http.close(() => resolve())) : Promise.resolve();

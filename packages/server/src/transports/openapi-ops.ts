@@ -15,7 +15,7 @@ export function opsOpenApi(): OpenApiFragment {
     tags: ['operations'], operationId: 'readyz', summary: 'Readiness: every backend reachable (broker, presence, docs, doc bus)', security: noAuth,
     responses: {
       200: { description: 'Every check is ok.', content: json(ref('Readiness')) },
-      503: { description: 'At least one check failed (its `detail` says why).', content: json(ref('Readiness')) },
+      503: { description: 'At least one check failed (its `detail` says why), or the node is shutting down (`reason`, README §Shutdown and readiness).', content: json(ref('Readiness')) },
     },
   };
   const metrics = {
@@ -39,8 +39,9 @@ export function opsOpenApi(): OpenApiFragment {
         type: 'object', required: ['ok', 'node', 'checks'],
         properties: {
           ok: { type: 'boolean' }, node: { type: 'string' },
+          reason: { const: 'shutting down', description: 'Present during a graceful shutdown (`shutdown.readyzGraceMs` before connections close).' },
           checks: {
-            type: 'object', description: 'One entry per backend: `broker`, `presence`, `docs`, and `docbus` when clustered.',
+            type: 'object', description: 'One entry per backend: `broker`, `presence`, `docs`, and `docbus` when clustered; `shutdown` (not ok) during a graceful shutdown.',
             additionalProperties: { type: 'object', required: ['ok'], properties: { ok: { type: 'boolean' }, detail: { type: 'string' } } },
           },
         },
