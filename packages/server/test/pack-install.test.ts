@@ -106,6 +106,7 @@ describe('npm pack → npm install in a fresh project → npx aqueduct', { timeo
     for (const f of ['dist/cli.js', 'bin/aqueduct.js', 'public/index.html', 'public/admin.html', 'public/build/demo.js', 'public/build/admin.js']) {
       assert.ok(files['@aqueduct/server'].includes(f), `@aqueduct/server tarball holds ${f}`);
     }
+    for (const p of PACKAGES) assert.ok(files[`@aqueduct/${p}`].includes('README.md'), `@aqueduct/${p}: README.md`);
     for (const f of ['dist/yjs.js', 'dist/msgpack.js']) assert.ok(files['@aqueduct/client'].includes(f), `@aqueduct/client tarball holds ${f}`);
   });
 
@@ -129,6 +130,18 @@ describe('npm pack → npm install in a fresh project → npx aqueduct', { timeo
       'export const shutdown: number = CloseCodes.SHUTDOWN.code;',
     ].join('\n'));
     await sh(process.execPath, [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', project], project);
+  });
+
+  test('CommonJS can require() the installed packages (Node >= 20.19: require of ES modules)', {
+    skip: process.version.localeCompare('v20.19.0', undefined, { numeric: true }) < 0 ? `Node ${process.version}` : false,
+  }, async () => {
+    writeFileSync(join(project, 'require.cjs'), [
+      "const { AqueductClient } = require('@aqueduct/client');",
+      "const { createServer } = require('@aqueduct/server');",
+      "const { CloseCodes } = require('@aqueduct/protocol');",
+      "console.log(typeof AqueductClient, typeof createServer, CloseCodes.SHUTDOWN.code);",
+    ].join('\n'));
+    assert.equal((await sh(process.execPath, ['require.cjs'], project)).trim().split('\n').pop(), 'function function 4000');
   });
 
   test('npx aqueduct --help and serve --help print usage', async () => {
