@@ -49,7 +49,7 @@ function seedSqlitePrebuild(dir: string): Record<string, string> {
   const { version } = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as { version: string };
   mkdirSync(dir, { recursive: true });
   const name = `better-sqlite3-v${version}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`;
-  return { file: join(dir, name), cwd: pkgDir };
+  return { file: join(dir, name), cwd: pkgDir, version };
 }
 
 describe('npm pack → npm install in a fresh project → npx aqueduct', { timeout: 600_000 }, () => {
@@ -76,9 +76,11 @@ describe('npm pack → npm install in a fresh project → npx aqueduct', { timeo
     t0 = Date.now();
     project = join(tmp, 'app');
     mkdirSync(project);
-    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'aqueduct-pack-test-app', private: true, type: 'module' }, null, 2));
     const prebuilds = join(tmp, 'prebuilds');
     const seed = seedSqlitePrebuild(prebuilds);
+    // better-sqlite3 at the version whose binary was seeded (within the server's declared range).
+    const overrides = seed.version ? { 'better-sqlite3': seed.version } : {};
+    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'aqueduct-pack-test-app', private: true, type: 'module', overrides }, null, 2));
     if (seed.file) await sh('tar', ['czf', seed.file, 'build/Release/better_sqlite3.node'], seed.cwd);
     await sh('npm', [
       'install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error',
@@ -98,6 +100,9 @@ describe('npm pack → npm install in a fresh project → npx aqueduct', { timeo
       assert.ok(list, `@aqueduct/${p} was packed`);
       assert.ok(list.includes('dist/index.js') && list.includes('dist/index.d.ts'), `@aqueduct/${p}: dist/index.js and .d.ts`);
       assert.ok(!list.some((f) => f.startsWith('test/') || f.endsWith('.tsbuildinfo')), `@aqueduct/${p}: no tests, no build info`);
+      // prepack drops outputs whose source is gone: every compiled file has its source next to it.
+      const stale = list.filter((f) => f.startsWith('dist/') && f.endsWith('.js') && !list.includes(`src/${f.slice(5, -3)}.ts`));
+      assert.deepEqual(stale, [], `@aqueduct/${p}: compiled files without a source`);
       const manifest = JSON.parse(readFileSync(join(project, 'node_modules/@aqueduct', p, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
       for (const [dep, range] of Object.entries(manifest.dependencies ?? {})) {
         assert.doesNotMatch(range, /^(workspace:|file:|\*)/, `@aqueduct/${p}: ${dep} has a real version`);
@@ -184,6 +189,9 @@ describe('npm pack → npm install in a fresh project → npx aqueduct', { timeo
     const admin = await fetch(`${url}/admin`);
     assert.equal(admin.status, 200);
     assert.match(await admin.text(), /<html/i);
+    const adminJs = await fetch(`${url}/build/admin.js`);
+    assert.equal(adminJs.status, 200, 'the bundled admin script ships in the tarball');
+    assert.ok((await adminJs.text()).length > 1000);
 
     const token = async (sub: string) => (await sh('npx', ['--no-install', 'aqueduct', 'token', '--data-dir', dataDir, '--sub', sub, '--room', 'chat:*=sub,pub'], project)).trim();
     const [alice, bob] = [await token('alice'), await token('bob')];
