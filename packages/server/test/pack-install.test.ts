@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { LineTail, REPO_ROOT, exitOf } from '@aqueduct/testkit';
+import { LineTail, REPO_ROOT, exitOf, type ExitInfo } from '@aqueduct/testkit';
 
 const run = promisify(execFile);
 const PACKAGES = ['protocol', 'client', 'react', 'server'] as const;
@@ -50,6 +50,39 @@ function seedSqlitePrebuild(dir: string): Record<string, string> {
   mkdirSync(dir, { recursive: true });
   const name = `better-sqlite3-v${version}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`;
   return { file: join(dir, name), cwd: pkgDir, version };
+}
+
+interface Serve { url: string; pid: number; tail: LineTail; exited: Promise<ExitInfo>; stop(signal?: NodeJS.Signals): Promise<ExitInfo> }
+
+/** Starts `aqueduct serve` (any command line) in its own process group; resolves on its "listening" log line. */
+async function startServe(command: string, args: string[], cwd: string): Promise<Serve> {
+  const tail = new LineTail(200);
+  // Its own process group: npx → npm exec → node; the whole group is signalled.
+  const child: ChildProcess = spawn(command, args, { cwd, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const exited = exitOf(child);
+  const signal = (sig: NodeJS.Signals) => { try { process.kill(-child.pid!, sig); } catch { /* gone */ } };
+  const stop = async (sig: NodeJS.Signals = 'SIGTERM') => {
+    signal(sig);
+    const kill = setTimeout(() => signal('SIGKILL'), 30_000);
+    try { return await exited; } finally { clearTimeout(kill); }
+  };
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no "listening" line within 60 s:\n${tail.text()}`)), 60_000);
+      const onLine = (line: string) => {
+        if (!line.includes('"listening"')) return;
+        const rec = JSON.parse(line) as { url?: string };
+        if (rec.url) { clearTimeout(timer); resolve(rec.url); }
+      };
+      child.stdout!.on('data', (d: Buffer) => tail.push(d, onLine));
+      child.stderr!.on('data', (d: Buffer) => tail.push(d));
+      void exited.then((e) => { clearTimeout(timer); reject(new Error(`server exited (${e.code ?? e.signal}):\n${tail.text()}`)); });
+    });
+    return { url, pid: child.pid!, tail, exited, stop };
+  } catch (err) {
+    await stop('SIGKILL');
+    throw err;
+  }
 }
 
 describe('npm pack → npm install in a fresh project → npx aqueduct', { timeout: 600_000 }, () => {
@@ -159,29 +192,9 @@ describe('npm pack → npm install in a fresh project → npx aqueduct', { timeo
 
   test('npx aqueduct serve + npx aqueduct token + two installed clients exchange messages over /ws', async (t) => {
     const dataDir = join(tmp, 'data');
-    const tail = new LineTail(200);
-    // Its own process group: npx → npm exec → node; the whole group is signalled at the end.
-    const server: ChildProcess = spawn('npx', ['--no-install', 'aqueduct', 'serve', '--port', '0', '--data-dir', dataDir], {
-      cwd: project, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true,
-    });
-    const exited = exitOf(server);
-    t.after(async () => {
-      try { process.kill(-server.pid!, 'SIGTERM'); } catch { /* gone */ }
-      const kill = setTimeout(() => { try { process.kill(-server.pid!, 'SIGKILL'); } catch { /* gone */ } }, 15_000);
-      await exited;
-      clearTimeout(kill);
-    });
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no "listening" line within 60 s:\n${tail.text()}`)), 60_000);
-      const onLine = (line: string) => {
-        if (!line.includes('"listening"')) return;
-        const rec = JSON.parse(line) as { url?: string };
-        if (rec.url) { clearTimeout(timer); resolve(rec.url); }
-      };
-      server.stdout!.on('data', (d: Buffer) => tail.push(d, onLine));
-      server.stderr!.on('data', (d: Buffer) => tail.push(d));
-      void exited.then((e) => { clearTimeout(timer); reject(new Error(`server exited (${e.code ?? e.signal}):\n${tail.text()}`)); });
-    });
+    const server = await startServe('npx', ['--no-install', 'aqueduct', 'serve', '--port', '0', '--data-dir', dataDir], project);
+    t.after(() => server.stop());
+    const { url, tail } = server;
 
     const ready = await fetch(`${url}/readyz`);
     assert.equal(ready.status, 200, await ready.text());
@@ -204,6 +217,35 @@ describe('npm pack → npm install in a fresh project → npx aqueduct', { timeo
       bobGot: { from: 'alice', text: 'hello from alice (json)' },
       aliceGot: { from: 'bob', text: 'hello from bob (msgpack)' },
     }, tail.text());
+  });
+
+  test('npm install -g of the tarballs: the global `aqueduct` serves, mints tokens, and on SIGTERM fails /readyz first (default grace) then exits 0', async () => {
+    const prefix = join(tmp, 'global');
+    await sh('npm', [
+      'install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error',
+      tarballs['@aqueduct/protocol'], tarballs['@aqueduct/server'],
+    ], tmp, cleanEnv({ npm_config_better_sqlite3_local_prebuilds: join(tmp, 'prebuilds') }), 400_000);
+    const bin = join(prefix, 'bin', 'aqueduct');
+    assert.match(await sh(bin, ['serve', '--help'], tmp), /Usage:/);
+    const dataDir = join(tmp, 'global-data');
+    const server = await startServe(bin, ['serve', '--port', '0', '--data-dir', dataDir], tmp);
+    try {
+      assert.equal((await fetch(`${server.url}/readyz`)).status, 200);
+      const token = (await sh(bin, ['token', '--data-dir', dataDir, '--sub', 'dana', '--room', 'chat:x=sub'], tmp)).trim();
+      const history = await fetch(`${server.url}/api/rooms/chat:x/history`, { headers: { Authorization: `Bearer ${token}` } });
+      assert.equal(history.status, 200, await history.text());
+      process.kill(-server.pid, 'SIGTERM');
+      let status = 200;
+      const deadline = Date.now() + 30_000;
+      while (status === 200 && Date.now() < deadline) {
+        status = (await fetch(`${server.url}/readyz`)).status;
+        if (status === 200) await new Promise((r) => setTimeout(r, 25));
+      }
+      assert.equal(status, 503, 'readyz fails during the default shutdown.readyzGraceMs (2000 ms)');
+      assert.equal((await server.exited).code, 0, server.tail.text());
+    } finally {
+      await server.stop('SIGKILL');
+    }
   });
 });
 
