@@ -3,7 +3,7 @@
 // `npm publish`): compiles the package and its references with `tsc -b`, deletes outputs in dist/
 // whose source file no longer exists (a moved or deleted module must not ship as a stale copy), and
 // for @aqueduct/server bundles the demo page and admin dashboard into public/build/ (served from the
-// tarball). Packing happens from this repository only; an installed tarball never runs this script.
+// tarball) unless that bundle is newer than its sources. Packing happens from this repository only; an installed tarball never runs this script.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -46,6 +46,31 @@ function prune(dir) {
   return empty;
 }
 
+/** The newest modification time under the given files and directories (0 if none exist). */
+function newest(paths) {
+  let t = 0;
+  for (const p of paths) {
+    if (!existsSync(p)) continue;
+    const st = statSync(p);
+    if (st.isDirectory()) t = Math.max(t, newest(readdirSync(p).map((n) => join(p, n))));
+    else t = Math.max(t, st.mtimeMs);
+  }
+  return t;
+}
+
+/**
+ * Whether the server's page bundles are older than what they are built from (or missing). A fresh
+ * bundle (`npm run build` just ran, as in `npm test`) is not rewritten: servers that other tests
+ * run from this checkout may be serving those files at that moment.
+ */
+function pagesStale() {
+  const outputs = ['demo.js', 'admin.js'].map((f) => join(pkgDir, 'public/build', f));
+  if (!outputs.every((f) => existsSync(f))) return true;
+  const built = Math.min(...outputs.map((f) => statSync(f).mtimeMs));
+  const inputs = ['packages/demo/src', 'packages/demo/build.mjs', 'packages/client/src', 'packages/protocol/src', 'packages/server/src', 'package-lock.json'];
+  return newest(inputs.map((p) => join(root, p))) > built;
+}
+
 run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-b', pkgDir]);
 if (existsSync(join(pkgDir, 'dist'))) prune(join(pkgDir, 'dist'));
-if (pkg.name === '@aqueduct/server') run(process.execPath, [join(root, 'packages/demo/build.mjs')]);
+if (pkg.name === '@aqueduct/server' && pagesStale()) run(process.execPath, [join(root, 'packages/demo/build.mjs')]);
