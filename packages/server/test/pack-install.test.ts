@@ -99,7 +99,8 @@ describe('npm pack → npm install in a fresh project → npx aqueduct', { timeo
     mkdirSync(out);
     // `prepack` (scripts/prepack.mjs) compiles each package and bundles the server's pages.
     const json = await sh('npm', ['pack', '--json', '--pack-destination', out, ...PACKAGES.flatMap((p) => ['-w', `packages/${p}`])], REPO_ROOT, cleanEnv());
-    const packed = JSON.parse(json.slice(json.indexOf('['))) as Array<{ name: string; filename: string; files: Array<{ path: string }> }>;
+    // Lifecycle scripts print to the same stdout: the JSON report is the last thing, from a line starting with '['.
+    const packed = JSON.parse(json.slice(json.search(/^\[/m))) as Array<{ name: string; filename: string; files: Array<{ path: string }> }>;
     for (const p of packed) {
       tarballs[p.name] = join(out, p.filename);
       files[p.name] = p.files.map((f) => f.path);
