@@ -15,11 +15,18 @@ import { LineTail, REPO_ROOT, exitOf, type ExitInfo } from '@aqueduct/testkit';
 const run = promisify(execFile);
 const PACKAGES = ['protocol', 'client', 'react', 'server'] as const;
 
-/** The environment of everything run inside the temp project: none of the test runner's or the repo's settings. */
+/** npm settings kept from `npm test`'s environment: where packages come from (a mirror, a proxy, a cache). */
+const NPM_KEEP = /^npm_config_(registry|cache|proxy|https_proxy|noproxy|cafile|strict_ssl|userconfig|.*:registry)$/i;
+
+/**
+ * The environment of everything run inside the temp project: none of the test runner's or the
+ * repo's settings (`npm test` exports its whole config as npm_config_*, e.g. the repo as local prefix).
+ */
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (k.startsWith('AQUEDUCT_') || k.startsWith('NODE_TEST') || k.startsWith('npm_') || ['NODE_ENV', 'NODE_OPTIONS', 'PORT', 'HOST'].includes(k)) continue;
+    if (k.startsWith('npm_') && !NPM_KEEP.test(k)) continue;
+    if (k.startsWith('AQUEDUCT_') || k.startsWith('NODE_TEST') || ['NODE_ENV', 'NODE_OPTIONS', 'PORT', 'HOST'].includes(k)) continue;
     env[k] = v;
   }
   return { ...env, ...extra };
@@ -39,8 +46,8 @@ async function sh(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessE
  * better-sqlite3 downloads a prebuilt binary from GitHub at install time, or compiles SQLite (a
  * minute or more) when it cannot; the test machine reaches only the npm registry. prebuild-install's
  * local-prebuilds directory (`npm_config_better_sqlite3_local_prebuilds`) is filled with the binary
- * this checkout already built, so the install takes the download path. If the names or the binary do not match, prebuild-install
- * falls back to compiling: slower, same result.
+ * this checkout already built, so the install takes the download path. If the names or the binary
+ * do not match, prebuild-install falls back to compiling: slower, same result.
  */
 function seedSqlitePrebuild(dir: string): Record<string, string> {
   const pkgDir = join(REPO_ROOT, 'node_modules/better-sqlite3');
