@@ -77,6 +77,8 @@ export class AqueductClient extends Emitter<ClientEvents> {
   /** Room positions restored from offline storage, applied to rooms as they are created. */
   private restoredPositions?: Map<string, Position>;
   private restoring = false;
+  /** The user of the last authenticated connection: the owner of publishes queued while offline. */
+  private lastUser?: string;
   /** Resolves once offline storage (if any) is restored: the outbox holds the saved publishes. */
   readonly restored: Promise<void>;
 
@@ -91,6 +93,7 @@ export class AqueductClient extends Emitter<ClientEvents> {
       state: (state) => this.emit('state', state),
       connected: (info) => {
         this.lastClose = undefined;
+        this.lastUser = info.user;
         this.emit('connected', info);
         // Resend unacknowledged publishes first, in their original order, with their original ids.
         this.outbox.resendAll(info.user);
@@ -118,7 +121,7 @@ export class AqueductClient extends Emitter<ClientEvents> {
       // Closed for good: refuse at once rather than queue for a connection that will not come.
       publish: (room, data, event) => this.link.state === 'closed'
         ? Promise.reject(this.lastClose ?? new AqueductError('CLOSED', 'client is closed'))
-        : outbox.publish(room, data, event, link.auth?.user),
+        : outbox.publish(room, data, event, link.auth?.user ?? this.lastUser),
       publishVolatile: (room, data, event) => link.ready && link.sendFrame({ t: 'pub', id: link.nextId(), room, data, event, volatile: true }),
       forgetRoom: (name) => { this.rooms.delete(name); },
       positionChanged: offline ? (room, position) => offline.savePosition(room, position) : undefined,

@@ -66,6 +66,7 @@ class StoredOffline implements OfflinePersistence {
   private readonly ns: string;
   private readonly owner = randomId();
   private readonly keys = new Map<string, string>();
+  private seq = 0;
   private host?: OfflineHost;
   private releaseLife?: () => void;
   private readonly watchers = new Map<string, AbortController>();
@@ -116,7 +117,8 @@ class StoredOffline implements OfflinePersistence {
 
   putEntries(entries: OutboxEntry[]): Promise<void> {
     const rows = entries.map((entry): [string, StoredEntry] => {
-      const key = this.keys.get(entry.id) ?? `${this.outboxPrefix}${String(entry.createdAt).padStart(15, '0')}-${entry.id}`;
+      // Keys sort in publish order: time, then a counter for publishes within one millisecond.
+      const key = this.keys.get(entry.id) ?? `${this.outboxPrefix}${String(entry.createdAt).padStart(15, '0')}.${String(++this.seq).padStart(9, '0')}-${entry.id}`;
       this.keys.set(entry.id, key);
       return [key, { entry, owner: this.owner }];
     });

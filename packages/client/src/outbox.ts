@@ -104,7 +104,17 @@ export class Outbox {
     const overflow = Math.max(0, all.length - this.maxQueued);
     for (const p of all.slice(overflow)) this.publishes.set(p.entry.id, p);
     for (const p of all.slice(0, overflow)) this.drop(p, 'overflow');
-    if (this.link.ready) this.sendAfterWrite(restored.filter((p) => this.publishes.has(p.entry.id)));
+    if (this.link.ready) this.sendAfterWrite(this.vetted(restored.filter((p) => this.publishes.has(p.entry.id)), this.link.auth?.user));
+  }
+
+  /** The entries that may be sent now; the others are dropped with the persistence's reason. */
+  private vetted(list: QueuedPublish[], user: string | undefined): QueuedPublish[] {
+    const now = Date.now();
+    return list.filter((p) => {
+      const reason = this.persistence?.vet(p.entry, now, user);
+      if (reason) this.drop(p, reason);
+      return !reason;
+    });
   }
 
   /**
@@ -113,13 +123,7 @@ export class Outbox {
    */
   resendAll(user: string | undefined): void {
     this.round++;
-    const now = Date.now();
-    const list: QueuedPublish[] = [];
-    for (const p of [...this.publishes.values()]) {
-      const reason = this.persistence?.vet(p.entry, now, user);
-      if (reason) this.drop(p, reason);
-      else list.push(p);
-    }
+    const list = this.vetted([...this.publishes.values()], user);
     if (this.persistence) this.sendAfterWrite(list);
     else for (const p of list) this.send(p);
   }
@@ -208,7 +212,9 @@ export class Outbox {
         p.resolve?.(result);
       },
       reject: (err) => {
-        if (err.code === 'DISCONNECTED') return; // resent after reconnect
+        // Resent after reconnect; or the client is closing (failAll settles the promises, and a
+        // stored entry stays stored for the next client).
+        if (err.code === 'DISCONNECTED' || err.code === 'CLOSED') return;
         if (err.code === 'RATE_LIMITED' && (p.throttled ?? 0) < MAX_THROTTLED_RESENDS && this.publishes.has(cid)) {
           // A resent offline queue can outrun the server's publish burst: keep it queued and
           // resend later (same cid, so it is still published once) instead of failing it.
