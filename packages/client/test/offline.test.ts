@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import type { AqueductClient, OutboxDrop, RoomMessage, WebSocketConstructor } from '../src/index.js';
+import type { AqueductClient, OutboxDrop, RoomMessage, WebSocketConstructor, WebSocketLike } from '../src/index.js';
 import { MemoryStore, offlineStorage, type OfflineStorageOptions } from '../src/offline.js';
 import { FileStore } from '../src/storage-file.js';
 import { startRealServer, type RealServer } from './real-server.js';
@@ -29,15 +29,26 @@ async function until(check: () => boolean, what: string): Promise<void> {
 
 /** A `ws` WebSocket whose incoming frames are swallowed while `hold.on` (an ack lost with the tab). */
 function holdingWebSocket(hold: { on: boolean }): WebSocketConstructor {
-  class Holding extends WebSocket {
-    override set onmessage(fn: ((ev: WebSocket.MessageEvent) => void) | null) {
-      super.onmessage = fn ? (ev) => { if (!hold.on) fn(ev); } : null;
+  return class Holding implements WebSocketLike {
+    private readonly ws: WebSocket;
+    binaryType = 'arraybuffer';
+    onopen: WebSocketLike['onopen'] = null;
+    onclose: WebSocketLike['onclose'] = null;
+    onerror: WebSocketLike['onerror'] = null;
+    onmessage: WebSocketLike['onmessage'] = null;
+    constructor(url: string, protocols?: string | string[]) {
+      const ws = new WebSocket(url, protocols);
+      ws.binaryType = 'arraybuffer';
+      ws.onopen = (ev) => this.onopen?.(ev);
+      ws.onclose = (ev) => this.onclose?.(ev);
+      ws.onerror = (ev) => this.onerror?.(ev);
+      ws.onmessage = (ev) => { if (!hold.on) this.onmessage?.(ev); };
+      this.ws = ws;
     }
-    override get onmessage(): ((ev: WebSocket.MessageEvent) => void) | null {
-      return super.onmessage;
-    }
-  }
-  return Holding as unknown as WebSocketConstructor;
+    get readyState(): number { return this.ws.readyState; }
+    send(data: string | Uint8Array): void { this.ws.send(data); }
+    close(code?: number, reason?: string): void { this.ws.close(code, reason); }
+  };
 }
 
 describe('offline-first client (Node)', () => {

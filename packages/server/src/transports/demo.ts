@@ -119,6 +119,8 @@ export function demoModule(server: AqueductServer, stats: NodeStatsSampler, file
         return true;
       }
       if (path === '/admin' || path === '/admin/') return files.serve(req, res, 'admin.html', pageHeaders);
+      // The demo's service worker (packages/demo/src/sw.ts), at the root so that its scope is `/`.
+      if (path === '/sw.js') return files.serve(req, res, 'build/sw.js');
       if (path.startsWith('/build/') || /^\/[a-z0-9-]+\.(css|svg|ico|png|webmanifest)$/.test(path)) {
         return files.serve(req, res, path.slice(1));
       }
