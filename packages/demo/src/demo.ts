@@ -137,7 +137,8 @@ async function main(): Promise<void> {
  * without network (network first, cache as the fallback). Secure contexts only (https, localhost).
  */
 function registerServiceWorker(): void {
-  if (!('serviceWorker' in navigator)) return;
+  // Offline, the registration there is used as it is (its update check would only fail).
+  if (!('serviceWorker' in navigator) || !navigator.onLine) return;
   navigator.serviceWorker.register('/sw.js').catch((err: Error) => {
     byId('page-status').textContent = `Offline reload unavailable: ${err.message}`;
   });
