@@ -3,7 +3,7 @@ import type { BackoffOptions } from './backoff.js';
 import type { ConnectionState, DisconnectInfo, RoomConnection, WebSocketConstructor } from './connection.js';
 import { Emitter } from './emitter.js';
 import { AqueductError } from './errors.js';
-import { Outbox } from './outbox.js';
+import { Outbox, type OutboxEvents } from './outbox.js';
 import type { OfflinePersistence, OutboxAck, OutboxDrop, OutboxEntry } from './offline-types.js';
 import { Room, type RoomOptions } from './room.js';
 import { PeerMesh, type PeerMeshOptions } from './peers.js';
@@ -107,11 +107,12 @@ export class AqueductClient extends Emitter<ClientEvents> {
       error: (err) => this.emit('error', err),
     });
     const offline = options.offline;
-    this.outbox = new Outbox(this.link, offline?.outboxMax ?? options.maxQueuedPublishes ?? 1000, {
+    const events: OutboxEvents = {
       ack: (info) => this.emit('outboxack', info),
       drop: (info) => this.emit('outboxdrop', info),
       error: (err) => this.emit('error', err),
-    }, offline);
+    };
+    this.outbox = offline?.createOutbox(this.link, events) ?? new Outbox(this.link, options.maxQueuedPublishes ?? 1000, events);
     const link = this.link;
     const outbox = this.outbox;
     this.connection = {
@@ -127,31 +128,22 @@ export class AqueductClient extends Emitter<ClientEvents> {
       positionChanged: offline ? (room, position) => offline.savePosition(room, position) : undefined,
       http: () => this.http(),
     };
-    this.restored = offline ? this.restore(offline) : Promise.resolve();
-    if (options.autoConnect !== false) this.connect();
-  }
-
-  /** Loads the saved outbox and positions; the connection waits for it. Never rejects. */
-  private async restore(offline: OfflinePersistence): Promise<void> {
-    this.restoring = true;
-    try {
-      const { positions } = await offline.open({
-        adopt: (entries) => {
-          this.outbox.adopt(entries);
-          this.emit('outboxrestore', entries.map((e) => ({ ...e })));
+    // The connection waits until the saved outbox and positions are back (`connect()`).
+    this.restoring = !!offline;
+    this.restored = offline
+      ? offline.start({
+        restored: (entries) => this.emit('outboxrestore', entries),
+        positions: (positions) => {
+          this.restoredPositions = positions;
+          for (const room of this.rooms.values()) {
+            const p = positions.get(room.name);
+            if (p) room._restorePosition(p);
+          }
         },
         error: (err) => this.emit('error', err),
-      });
-      this.restoredPositions = positions;
-      for (const room of this.rooms.values()) {
-        const p = positions.get(room.name);
-        if (p) room._restorePosition(p);
-      }
-    } catch (err) {
-      this.emit('error', new AqueductError('INTERNAL', `offline storage could not be restored: ${(err as Error)?.message ?? String(err)}`, true));
-    } finally {
-      this.restoring = false;
-    }
+      }).finally(() => { this.restoring = false; })
+      : Promise.resolve();
+    if (options.autoConnect !== false) this.connect();
   }
 
   get state(): ConnectionState {
@@ -193,7 +185,7 @@ export class AqueductClient extends Emitter<ClientEvents> {
     this.link.close();
     this.outbox.stop();
     // Saved publishes stay saved: the next client on this storage resends them.
-    this.options.offline?.close().catch((err: unknown) => this.emit('error', new AqueductError('INTERNAL', `offline storage: ${(err as Error)?.message}`, true)));
+    void this.options.offline?.close();
     const { code, reason } = ClientCloseCodes.CLOSED;
     this.closeAll(new AqueductError('CLOSED', reason, false, { closeCode: code, closeReason: reason }));
     this.link.markClosed();
@@ -253,12 +245,8 @@ export class AqueductClient extends Emitter<ClientEvents> {
     handlers: EventsHandlers<T>,
     options: Omit<SubscribeEventsOptions<T>, 'url' | 'token' | 'rooms' | 'handlers'> = {},
   ): EventsSubscription {
-    const offline = this.options.offline;
     // With offline storage the subscription resumes where the last page left it.
-    const key = [...rooms].sort().join(',');
-    const savedEventId = offline && options.lastEventId === undefined
-      ? { load: () => offline.loadEventId(key).catch(() => undefined), save: (id: string) => offline.saveEventId(key, id) }
-      : undefined;
+    const savedEventId = options.lastEventId === undefined ? this.options.offline?.eventPosition(rooms) : undefined;
     return subscribeEvents({ ...options, url: this.link.url, token: this.options.token, rooms, handlers, savedEventId });
   }
 

@@ -1,5 +1,7 @@
 import type { Position } from '@aqueduct/protocol';
 import type { AqueductError } from './errors.js';
+import type { Outbox, OutboxEvents } from './outbox.js';
+import type { SocketLink } from './socket-link.js';
 
 /**
  * A publish in the outbox: kept (and, with offline storage, persisted) until the server acknowledged
@@ -50,16 +52,13 @@ export interface OutboxAck {
   duplicate: boolean;
 }
 
-/** What the persistence tells the client while it runs. */
-export interface OfflineHost {
-  /** Entries this client now owns: restored at start, or taken over from a closed tab. Oldest first. */
-  adopt(entries: OutboxEntry[]): void;
+/** What the persistence tells the client while it starts and runs. */
+export interface OfflineClientHooks {
+  /** Entries joined the outbox: restored at start, or taken over from a closed tab. Oldest first. */
+  restored(entries: OutboxEntry[]): void;
+  /** The rooms' saved positions (once, at start). */
+  positions(positions: Map<string, Position>): void;
   error(err: AqueductError): void;
-}
-
-/** What `open` restores. */
-export interface OfflineRestored {
-  positions: Map<string, Position>;
 }
 
 /**
@@ -68,23 +67,16 @@ export interface OfflineRestored {
  * offline storage does not bundle it.
  */
 export interface OfflinePersistence {
-  /** Most entries in the outbox. */
-  readonly outboxMax: number;
-  /** Loads the saved state; calls `host.adopt` with the outbox entries this client takes over. */
-  open(host: OfflineHost): Promise<OfflineRestored>;
-  /** Why `entry` must not be (re)sent now, or undefined to send it. */
-  vet(entry: OutboxEntry, now: number, user: string | undefined): OutboxDropReason | undefined;
-  /** Saves entries (new, or with `sentAt` set); resolves once they are stored. */
-  putEntries(entries: OutboxEntry[]): Promise<void>;
-  /** Removes an acknowledged (or dropped) entry. */
-  removeEntry(id: string, acked: boolean): void;
+  /** @internal The client's outbox, kept in this storage. Called once, by the client's constructor. */
+  createOutbox(link: SocketLink, events: OutboxEvents): Outbox;
+  /** Loads the saved outbox (into the outbox) and positions. Never rejects (errors go to `hooks.error`). */
+  start(hooks: OfflineClientHooks): Promise<void>;
   /** Saves a room's last position (coalesced); undefined forgets it (the room was left). */
   savePosition(room: string, position: Position | undefined): void;
-  /** The saved SSE position of a subscription (its `Last-Event-ID`). */
-  loadEventId(key: string): Promise<string | undefined>;
-  saveEventId(key: string, id: string): void;
+  /** Where an SSE subscription to `rooms` keeps its position (`Last-Event-ID`) across reloads. */
+  eventPosition(rooms: readonly string[]): { load(): Promise<string | undefined>; save(id: string): void };
   /** Looks for entries left by closed tabs (called after each connect). */
   rescan(): void;
-  /** Writes what is pending and lets other tabs take this client's entries over. */
+  /** Writes what is pending and lets other tabs take this client's entries over. Never rejects. */
   close(): Promise<void>;
 }

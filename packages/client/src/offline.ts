@@ -5,14 +5,17 @@
  */
 import type { Position } from '@aqueduct/protocol';
 import { AqueductError } from './errors.js';
-import type { OfflineHost, OfflinePersistence, OfflineRestored, OutboxDropReason, OutboxEntry } from './offline-types.js';
+import type { OfflineClientHooks, OfflinePersistence, OutboxDropReason, OutboxEntry } from './offline-types.js';
+import type { OutboxEvents } from './outbox.js';
+import { StoredOutbox, type OutboxStorage } from './outbox-stored.js';
+import type { SocketLink } from './socket-link.js';
 import type { OfflineNotice, OfflineStore } from './storage.js';
 
 export type { OfflineStore, OfflineLocks, OfflineChannel, OfflineNotice } from './storage.js';
 export { LocalLocks, LocalChannel } from './storage.js';
 export { MemoryStore } from './storage-memory.js';
 export { IndexedDbStore, type IndexedDbStoreOptions } from './storage-indexeddb.js';
-export type { OutboxEntry, OutboxDrop, OutboxAck, OutboxDropReason, OfflinePersistence } from './offline-types.js';
+export type { OutboxEntry, OutboxDrop, OutboxAck, OutboxDropReason, OfflinePersistence, OfflineClientHooks } from './offline-types.js';
 
 export interface OfflineStorageOptions {
   /** Where to keep it: `new IndexedDbStore()` in browsers, `new FileStore({ path })` on Node. */
@@ -60,14 +63,15 @@ export function offlineStorage(options: OfflineStorageOptions): OfflinePersisten
   return new StoredOffline(options);
 }
 
-class StoredOffline implements OfflinePersistence {
+class StoredOffline implements OfflinePersistence, OutboxStorage {
   readonly outboxMax: number;
   private readonly store: OfflineStore;
   private readonly ns: string;
   private readonly owner = randomId();
   private readonly keys = new Map<string, string>();
   private seq = 0;
-  private host?: OfflineHost;
+  private hooks?: OfflineClientHooks;
+  private outbox?: StoredOutbox;
   private releaseLife?: () => void;
   private readonly watchers = new Map<string, AbortController>();
   private unsubscribe?: () => void;
@@ -83,13 +87,25 @@ class StoredOffline implements OfflinePersistence {
     this.outboxMax = options.outboxMax ?? 1000;
   }
 
+  createOutbox(link: SocketLink, events: OutboxEvents): StoredOutbox {
+    this.outbox = new StoredOutbox(link, events, this);
+    return this.outbox;
+  }
+
+  async start(hooks: OfflineClientHooks): Promise<void> {
+    this.hooks = hooks;
+    try {
+      await this.open();
+    } catch (err) {
+      this.failed(err, 'could not be restored');
+    }
+  }
+
   private get outboxPrefix(): string { return `${this.ns}/o/`; }
   private get lockName(): string { return `aqueduct:${this.ns}:outbox`; }
   private ownerLock(owner: string): string { return `aqueduct:${this.ns}:owner:${owner}`; }
 
-  async open(host: OfflineHost): Promise<OfflineRestored> {
-    this.host = host;
-    // Hold this client's life lock until close (or until the tab goes away).
+  private async open(): Promise<void> {    // Hold this client's life lock until close (or until the tab goes away).
     await new Promise<void>((granted, failed) => {
       this.store.locks.request(this.ownerLock(this.owner), {}, () => new Promise<void>((release) => {
         this.releaseLife = release;
@@ -105,7 +121,7 @@ class StoredOffline implements OfflinePersistence {
       pagehide.call(globalThis, 'pagehide', this.onPageHide);
     }
     await this.scan();
-    return { positions: await this.loadPositions() };
+    this.hooks?.positions(await this.loadPositions());
   }
 
   vet(entry: OutboxEntry, now: number, user: string | undefined): OutboxDropReason | undefined {
@@ -139,14 +155,20 @@ class StoredOffline implements OfflinePersistence {
     this.later(`${this.ns}/p/${room}`, position ? { epoch: position.epoch, offset: position.offset, at: Date.now() } satisfies StoredPosition : undefined);
   }
 
-  async loadEventId(key: string): Promise<string | undefined> {
-    const k = `${this.ns}/e/${key}`;
-    if (this.pending.has(k)) return this.pending.get(k) as string | undefined;
-    return this.store.get<string>(k);
-  }
-
-  saveEventId(key: string, id: string): void {
-    this.later(`${this.ns}/e/${key}`, id);
+  eventPosition(rooms: readonly string[]): { load(): Promise<string | undefined>; save(id: string): void } {
+    const key = `${this.ns}/e/${[...rooms].sort().join(',')}`;
+    return {
+      load: async () => {
+        if (this.pending.has(key)) return this.pending.get(key) as string | undefined;
+        try {
+          return await this.store.get<string>(key);
+        } catch (err) {
+          this.failed(err);
+          return undefined;
+        }
+      },
+      save: (id) => this.later(key, id),
+    };
   }
 
   rescan(): void {
@@ -155,13 +177,13 @@ class StoredOffline implements OfflinePersistence {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.flush();
+    await this.flush().catch((err: unknown) => this.failed(err));
     this.closed = true;
     this.unsubscribe?.();
     for (const c of this.watchers.values()) c.abort();
     this.watchers.clear();
     if (this.onPageHide) (globalThis as unknown as { removeEventListener(t: string, fn: () => void): void }).removeEventListener('pagehide', this.onPageHide);
-    await this.writes;
+    await this.writes.catch((err: unknown) => this.failed(err));
     this.releaseLife?.();
   }
 
@@ -183,7 +205,14 @@ class StoredOffline implements OfflinePersistence {
         adopted.push(...(await this.takeOver(list)));
       }
     });
-    if (adopted.length > 0) this.host?.adopt(adopted);
+    this.adopt(adopted);
+  }
+
+  /** Entries this client now owns join its outbox (and the app hears of them). */
+  private adopt(entries: OutboxEntry[]): void {
+    if (entries.length === 0) return;
+    this.outbox?.adopt(entries);
+    this.hooks?.restored(entries.map((e) => ({ ...e })));
   }
 
   /** Rewrites entries of a gone owner as this client's (called under the outbox lock). */
@@ -205,7 +234,7 @@ class StoredOffline implements OfflinePersistence {
         const rows = (await this.store.list<StoredEntry>(this.outboxPrefix)).filter(([, v]) => v.owner === owner);
         return this.takeOver(rows);
       });
-      if (adopted.length > 0) this.host?.adopt(adopted);
+      this.adopt(adopted);
     }).catch((err: unknown) => {
       this.watchers.delete(owner);
       if ((err as Error)?.name !== 'AbortError') this.failed(err);
@@ -248,7 +277,7 @@ class StoredOffline implements OfflinePersistence {
     return run;
   }
 
-  private failed(err: unknown): void {
-    this.host?.error(new AqueductError('INTERNAL', `offline storage: ${(err as Error)?.message ?? String(err)}`, true));
+  private failed(err: unknown, what = 'failed'): void {
+    this.hooks?.error(new AqueductError('INTERNAL', `offline storage ${what}: ${(err as Error)?.message ?? String(err)}`, true));
   }
 }

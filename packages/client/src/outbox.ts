@@ -1,11 +1,11 @@
 import type { ResultMap } from '@aqueduct/protocol';
 import { backoffDelay } from './backoff.js';
 import { AqueductError } from './errors.js';
-import type { OfflinePersistence, OutboxAck, OutboxDrop, OutboxDropReason, OutboxEntry } from './offline-types.js';
+import type { OutboxAck, OutboxDrop, OutboxDropReason, OutboxEntry } from './offline-types.js';
 import type { SocketLink } from './socket-link.js';
 
 /** A publish waiting for its ack. Restored entries (from storage) have no promise to settle. */
-interface QueuedPublish {
+export interface QueuedPublish {
   entry: OutboxEntry;
   resolve?: (value: ResultMap['pub']) => void;
   reject?: (err: AqueductError) => void;
@@ -35,26 +35,20 @@ const newId = (): string => {
 /**
  * Publishes awaiting the server's ack, in order. Each carries a client-made id (`cid`), so a
  * resend after a reconnect is published once. Bounded by `maxQueued`; rate-limited publishes stay
- * queued and are resent after a backoff.
- *
- * With offline persistence, an entry is stored before it is first sent, and stored again with
- * `sentAt` before a first send that happens later (after a reconnect): so a restored entry knows
- * whether the server may already have it, and sends stay in order behind those writes.
+ * queued and are resent after a backoff. Kept in memory; `StoredOutbox` (offline entry) overrides
+ * the protected steps to keep the entries in storage too.
  */
 export class Outbox {
-  private readonly publishes = new Map<string, QueuedPublish>();
+  protected readonly publishes = new Map<string, QueuedPublish>();
   private throttleTimer?: ReturnType<typeof setTimeout>;
   private throttleAttempt = 0;
-  /** Sends wait behind the storage writes queued before them (offline persistence only). */
-  private tail: Promise<void> = Promise.resolve();
   /** Bumped by every `resendAll`: a send queued for an older connection is left to the newer resend. */
-  private round = 0;
+  protected round = 0;
 
   constructor(
-    private readonly link: SocketLink,
-    private readonly maxQueued: number,
-    private readonly events: OutboxEvents,
-    private readonly persistence?: OfflinePersistence,
+    protected readonly link: SocketLink,
+    protected readonly maxQueued: number,
+    protected readonly events: OutboxEvents,
   ) {}
 
   /** Publishes waiting to be sent or acknowledged. */
@@ -77,55 +71,37 @@ export class Outbox {
       if (user !== undefined) entry.user = user;
       const queued: QueuedPublish = { entry, resolve, reject };
       this.publishes.set(entry.id, queued);
-      if (!this.persistence) {
-        if (this.link.ready) this.send(queued);
-        return;
-      }
-      if (this.link.ready) {
-        this.sendAfterWrite([queued]);
-      } else {
-        const write = this.persistence.putEntries([{ ...entry }]).catch((err: unknown) => this.storageFailed(err));
-        this.tail = this.tail.then(() => write);
-      }
+      this.enqueued(queued);
     });
   }
 
-  /**
-   * Takes entries restored from storage (or from a closed tab). They go before the entries
-   * published since, unless those were already sent. Beyond `maxQueued`, the oldest are dropped.
-   */
-  adopt(entries: OutboxEntry[]): void {
-    const restored = entries.filter((e) => !this.publishes.has(e.id)).map((entry): QueuedPublish => ({ entry }));
-    if (restored.length === 0) return;
-    const current = [...this.publishes.values()];
-    this.publishes.clear();
-    const anySent = current.some((p) => p.entry.sentAt !== undefined);
-    const all = anySent ? [...current, ...restored] : [...restored, ...current];
-    const overflow = Math.max(0, all.length - this.maxQueued);
-    for (const p of all.slice(overflow)) this.publishes.set(p.entry.id, p);
-    for (const p of all.slice(0, overflow)) this.drop(p, 'overflow');
-    if (this.link.ready) this.sendAfterWrite(this.vetted(restored.filter((p) => this.publishes.has(p.entry.id)), this.link.auth?.user));
+  /** A new publish is queued: sent now when connected. */
+  protected enqueued(p: QueuedPublish): void {
+    if (this.link.ready) this.send(p);
   }
 
-  /** The entries that may be sent now; the others are dropped with the persistence's reason. */
-  private vetted(list: QueuedPublish[], user: string | undefined): QueuedPublish[] {
-    const now = Date.now();
-    return list.filter((p) => {
-      const reason = this.persistence?.vet(p.entry, now, user);
-      if (reason) this.drop(p, reason);
-      return !reason;
-    });
+  /** The entries that may be sent now (the others are dropped). All of them, in memory. */
+  protected vetted(list: QueuedPublish[], _user: string | undefined): QueuedPublish[] {
+    return list;
+  }
+
+  /** Sends entries in order. */
+  protected sendAll(list: QueuedPublish[]): void {
+    for (const p of list) this.send(p);
+  }
+
+  /** An entry left the outbox (acknowledged, or dropped). */
+  protected settled(_id: string, _acked: boolean): void {
+    // Nothing to clean up in memory.
   }
 
   /**
-   * Resends every unacknowledged publish in its original order, with its original id, after
-   * dropping those the persistence says must not be sent (too old, unconfirmed, another user).
+   * Resends every unacknowledged publish in its original order, with its original id (after
+   * dropping those that must not be sent any more: too old, unconfirmed, another user).
    */
   resendAll(user: string | undefined): void {
     this.round++;
-    const list = this.vetted([...this.publishes.values()], user);
-    if (this.persistence) this.sendAfterWrite(list);
-    else for (const p of list) this.send(p);
+    this.sendAll(this.vetted([...this.publishes.values()], user));
   }
 
   /** Rejects every queued publish (final close or `client.close()`); stored entries stay stored. */
@@ -140,35 +116,10 @@ export class Outbox {
     this.round++;
   }
 
-  /** Stores the entries not sent before (with `sentAt`), then sends them all in order. */
-  private sendAfterWrite(list: QueuedPublish[]): void {
-    const persistence = this.persistence;
-    if (!persistence || list.length === 0) return;
-    const round = this.round;
-    const now = Date.now();
-    const user = this.link.auth?.user;
-    const fresh = list.filter((p) => p.entry.sentAt === undefined);
-    for (const p of fresh) {
-      p.entry.sentAt = now;
-      // Published before the first authentication: it belongs to the user it is first sent as.
-      if (user !== undefined) p.entry.user ??= user;
-    }
-    const write = fresh.length === 0 ? undefined : persistence.putEntries(fresh.map((p) => ({ ...p.entry }))).catch((err: unknown) => this.storageFailed(err));
-    this.tail = this.tail.then(() => write).then(() => {
-      if (round !== this.round || !this.link.ready) return; // the next connection's resend sends them
-      for (const p of list) if (this.publishes.get(p.entry.id) === p) this.send(p);
-    });
-  }
-
-  private storageFailed(err: unknown): void {
-    // Sending goes on from memory; only the survival of a reload is lost.
-    this.events.error(new AqueductError('INTERNAL', `offline storage write failed: ${(err as Error)?.message ?? String(err)}`, true));
-  }
-
-  private drop(p: QueuedPublish, reason: OutboxDropReason, error?: AqueductError): void {
+  protected drop(p: QueuedPublish, reason: OutboxDropReason, error?: AqueductError): void {
     const { entry } = p;
     if (this.publishes.get(entry.id) === p) this.publishes.delete(entry.id);
-    this.persistence?.removeEntry(entry.id, false);
+    this.settled(entry.id, false);
     const info: OutboxDrop = { id: entry.id, room: entry.room, data: entry.data, reason };
     if (entry.event !== undefined) info.event = entry.event;
     if (error) info.error = error;
@@ -191,7 +142,7 @@ export class Outbox {
     }, delay);
   }
 
-  private send(p: QueuedPublish): void {
+  protected send(p: QueuedPublish): void {
     const id = this.link.nextId();
     const { entry } = p;
     entry.sentAt ??= Date.now();
@@ -204,7 +155,7 @@ export class Outbox {
       resolve: (v) => {
         if (this.publishes.get(cid) !== p) return;
         this.publishes.delete(cid);
-        this.persistence?.removeEntry(cid, true);
+        this.settled(cid, true);
         const result = v as ResultMap['pub'];
         if (result.epoch !== undefined && result.offset !== undefined) {
           this.events.ack({ id: cid, room: entry.room, epoch: result.epoch, offset: result.offset, duplicate: result.duplicate === true });
