@@ -90,10 +90,14 @@ describe('offline-first client (Node)', () => {
     for (const p of promises) p.catch(() => undefined); // rejected with CLOSED below
     await until(() => first.pendingPublishes().length === 3, 'three queued');
     first.close();
-    await new Promise((r) => setTimeout(r, 50));
     // The file holds the three entries (a real restart would read just this).
-    const saved = JSON.parse(readFileSync(path, 'utf8')) as Record<string, { entry: { data: { text: string } } }>;
-    assert.deepEqual(Object.entries(saved).filter(([k]) => k.startsWith('aqueduct/o/')).map(([, v]) => v.entry.data.text), ['one', 'two', 'three']);
+    const savedTexts = (): string[] => {
+      let saved: Record<string, { entry: { data: { text: string } } }> = {};
+      try { saved = JSON.parse(readFileSync(path, 'utf8')) as typeof saved; } catch { /* not written yet */ }
+      return Object.entries(saved).filter(([k]) => k.startsWith('aqueduct/o/')).map(([, v]) => v.entry.data.text);
+    };
+    await until(() => savedTexts().length === 3, 'three entries in the file');
+    assert.deepEqual(savedTexts(), ['one', 'two', 'three']);
 
     const second = server.client(token, { offline: offline(new FileStore({ path })) });
     const restored: string[] = [];
@@ -147,7 +151,10 @@ describe('offline-first client (Node)', () => {
     await room1.ready();
     for (const n of [1, 2]) await server.api('/api/publish', { room: 'chat:pos', data: { n } });
     await until(() => seen1.length === 2, 'two delivered');
-    await new Promise((r) => setTimeout(r, 50)); // positions are written 10 ms after a change
+    // Positions are written 10 ms after a change: wait until the store has the second one.
+    const last = room1.lastPosition?.offset;
+    for (let i = 0; i < 2000 && (await store.get<{ offset: number }>('aqueduct/p/chat:pos'))?.offset !== last; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal((await store.get<{ offset: number }>('aqueduct/p/chat:pos'))?.offset, last);
     first.close();
     for (const n of [3, 4]) await server.api('/api/publish', { room: 'chat:pos', data: { n } });
 
@@ -242,7 +249,9 @@ describe('offline-first client (Node)', () => {
     await until(() => tabD.pendingPublishes().length === 1, 'queued in D');
     tabD.close();
     await until(() => watch.counts.get('from D') === 1, 'D\'s message sent by another tab');
-    await new Promise((r) => setTimeout(r, 200));
+    // A doubled message would arrive before a later one from the same sender.
+    await tabB.room('chat:tabs').publish({ text: 'marker' });
+    await until(() => watch.counts.get('marker') === 1, 'marker');
     assert.equal(watch.counts.get('from D'), 1);
     assert.equal((await store.list('aqueduct/o/')).length, 0);
     tabB.close();
