@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { Browser, BrowserContext, Page, WebSocketRoute } from 'playwright-core';
+import type { Browser, BrowserContext, Page, Request, WebSocketRoute } from 'playwright-core';
 import { launchChromium } from '@aqueduct/testkit';
 import { startTestServer, type TestServer } from '../../server/test/helpers.js';
 
@@ -44,16 +44,39 @@ describe('offline-first demo in a real browser', () => {
 
   function watch(page: Page, name: string): void {
     page.on('console', (msg) => {
-      if (msg.type() === 'error') problems.push({ page: name, text: msg.text() });
+      if (msg.type() === 'error') problems.push({ page: name, text: `${msg.text()} (${msg.location().url})` });
     });
     page.on('pageerror', (err) => problems.push({ page: name, text: `pageerror: ${err.message}` }));
   }
 
+  /** Requests in flight per context, except the long-lived event stream. */
+  const inFlight = new Map<BrowserContext, Set<Request>>();
+
   async function context(identity?: { user: string; name: string }): Promise<BrowserContext> {
     const ctx = await browser.newContext({ viewport: { width: 1200, height: 800 } });
     if (identity) await ctx.addInitScript(identityScript(identity.user, identity.name));
+    const pending = new Set<Request>();
+    inFlight.set(ctx, pending);
+    ctx.on('request', (r) => { if (!r.url().includes('/api/events')) pending.add(r); });
+    ctx.on('requestfinished', (r) => pending.delete(r));
+    ctx.on('response', (r) => pending.delete(r.request()));
+    ctx.on('requestfailed', (r) => pending.delete(r));
     contexts.push(ctx);
     return ctx;
+  }
+
+  /**
+   * Cuts a context's network once none of its requests is in flight: a request cut mid-way is
+   * logged by Chromium as a console error, which is not what these tests are about.
+   */
+  async function goOffline(ctx: BrowserContext): Promise<void> {
+    const pending = inFlight.get(ctx);
+    const deadline = Date.now() + WAIT.timeout;
+    while (pending && pending.size > 0) {
+      if (Date.now() > deadline) throw new Error(`requests still in flight: ${[...pending].map((r) => r.url()).join(', ')}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await ctx.setOffline(true);
   }
 
   async function open(ctx: BrowserContext, room: string, name: string): Promise<Page> {
@@ -85,7 +108,8 @@ describe('offline-first demo in a real browser', () => {
     const build = spawnSync(process.execPath, ['packages/demo/build.mjs'], { cwd: ROOT, encoding: 'utf8' });
     assert.equal(build.status, 0, `demo build failed:\n${build.stdout}\n${build.stderr}`);
     ts = await startTestServer({ demo: true });
-    browser = await launchChromium();
+    // Chromium hides host ICE candidates behind mDNS names this sandbox cannot resolve.
+    browser = await launchChromium(['--disable-features=WebRtcHideLocalIpsWithMdns']);
   });
 
   after(async () => {
@@ -98,11 +122,11 @@ describe('offline-first demo in a real browser', () => {
     const bob = await open(ctxBob, 'off1', 'Bob');
     // The service worker controls the page: a reload without network gets the cached shell.
     await bob.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, WAIT);
-    const alice = await open(await context(), 'off1', 'Alice');
-    await bob.locator('#presence-list li', { hasText: 'Alice' }).waitFor(WAIT);
 
-    await ctxBob.setOffline(true);
+    await goOffline(ctxBob);
     await bob.locator('#connection-badge[data-state="offline"]').waitFor(WAIT);
+    // Alice comes while Bob is away (so no peer-mesh set-up of theirs is in flight at the cut).
+    const alice = await open(await context(), 'off1', 'Alice');
     await bob.locator('.cm-content').click();
     await bob.keyboard.press('Control+End');
     await bob.keyboard.type('Bob wrote this offline.');
@@ -186,12 +210,14 @@ describe('offline-first demo in a real browser', () => {
     const ctxDana = await context({ user: 'demo-twotabsdana', name: 'Dana' });
     const tab1 = await open(ctxDana, 'off3', 'Dana');
     const tab2 = await open(ctxDana, 'off3', 'Dana');
-    const alice = await open(await context(), 'off3', 'Alice');
-    await tab1.locator('#presence-list li', { hasText: 'Alice' }).waitFor(WAIT);
 
-    await ctxDana.setOffline(true);
+    // The two tabs of one user see each other over a direct DataChannel before the cut.
+    await tab1.locator('#pointer-path[data-path="p2p-direct"]').waitFor(WAIT);
+    await tab2.locator('#pointer-path[data-path="p2p-direct"]').waitFor(WAIT);
+    await goOffline(ctxDana);
     await tab1.locator('#connection-badge[data-state="offline"]').waitFor(WAIT);
     await tab2.locator('#connection-badge[data-state="offline"]').waitFor(WAIT);
+    const alice = await open(await context(), 'off3', 'Alice');
     const mine = { tab1: ['tab one first', 'tab one second'], tab2: ['tab two first', 'tab two second'] };
     for (let i = 0; i < 2; i++) {
       await say(tab1, mine.tab1[i]);
