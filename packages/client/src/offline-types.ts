@@ -1,56 +1,8 @@
 import type { Position } from '@aqueduct/protocol';
 import type { AqueductError } from './errors.js';
-import type { Outbox, OutboxEvents } from './outbox.js';
+import type { Outbox } from './outbox.js';
+import type { OutboxEntry, OutboxEvents } from './outbox-types.js';
 import type { SocketLink } from './socket-link.js';
-
-/**
- * A publish in the outbox: kept (and, with offline storage, persisted) until the server acknowledged
- * it, and resent with the same `id` (the wire's `cid`), so the server publishes it once.
- */
-export interface OutboxEntry {
-  /** The client-made publish id (`cid`). */
-  id: string;
-  room: string;
-  data: unknown;
-  event?: string;
-  /** When it was published (ms since the Unix epoch, this device's clock). */
-  createdAt: number;
-  /** When it was first handed to a connection: from then on the server may have published it. */
-  sentAt?: number;
-  /** The user (`sub`) it was published as, when known. */
-  user?: string;
-}
-
-/**
- * Why an entry left the outbox without an acknowledgement:
- * - `expired`: older than `outboxMaxAgeMs`;
- * - `unconfirmed`: sent, but not acknowledged within `resendWindowMs` of its first send, so a resend
- *   could publish it twice (the server forgets publish ids after `limits.idempotencyTtlMs`);
- * - `overflow`: more than `outboxMax` entries (after taking over another tab's);
- * - `rejected`: the server refused it for good (e.g. PERMISSION_DENIED);
- * - `user-changed`: published as another user than the one connected now.
- */
-export type OutboxDropReason = 'expired' | 'unconfirmed' | 'overflow' | 'rejected' | 'user-changed';
-
-/** The `outboxdrop` event: an entry the server never acknowledged and that will not be sent. */
-export interface OutboxDrop {
-  id: string;
-  room: string;
-  data: unknown;
-  event?: string;
-  reason: OutboxDropReason;
-  /** The server's refusal (`rejected`). */
-  error?: AqueductError;
-}
-
-/** The `outboxack` event: an entry the server acknowledged (`duplicate`: it had published it already). */
-export interface OutboxAck {
-  id: string;
-  room: string;
-  epoch: string;
-  offset: number;
-  duplicate: boolean;
-}
 
 /** What the persistence tells the client while it starts and runs. */
 export interface OfflineClientHooks {
@@ -80,3 +32,5 @@ export interface OfflinePersistence {
   /** Writes what is pending and lets other tabs take this client's entries over. Never rejects. */
   close(): Promise<void>;
 }
+
+export type { OutboxEntry, OutboxDropReason, OutboxDrop, OutboxAck, OutboxEvents } from './outbox-types.js';

@@ -6,7 +6,7 @@
 import type { Position } from '@aqueduct/protocol';
 import { AqueductError } from './errors.js';
 import type { OfflineClientHooks, OfflinePersistence, OutboxDropReason, OutboxEntry } from './offline-types.js';
-import type { OutboxEvents } from './outbox.js';
+import type { OutboxEvents } from './outbox-types.js';
 import { StoredOutbox, type OutboxStorage } from './outbox-stored.js';
 import type { SocketLink } from './socket-link.js';
 import type { OfflineNotice, OfflineStore } from './storage.js';

@@ -1,6 +1,7 @@
 import { AqueductError } from './errors.js';
 import type { OutboxDropReason, OutboxEntry } from './offline-types.js';
-import { Outbox, type OutboxEvents, type QueuedPublish } from './outbox.js';
+import { Outbox, type QueuedPublish } from './outbox.js';
+import type { OutboxEvents } from './outbox-types.js';
 import type { SocketLink } from './socket-link.js';
 
 /** What the stored outbox needs from the offline storage. */

@@ -1,7 +1,7 @@
 import type { ResultMap } from '@aqueduct/protocol';
 import { backoffDelay } from './backoff.js';
 import { AqueductError } from './errors.js';
-import type { OutboxAck, OutboxDrop, OutboxDropReason, OutboxEntry } from './offline-types.js';
+import type { OutboxDrop, OutboxDropReason, OutboxEntry, OutboxEvents } from './outbox-types.js';
 import type { SocketLink } from './socket-link.js';
 
 /** A publish waiting for its ack. Restored entries (from storage) have no promise to settle. */
@@ -12,13 +12,6 @@ export interface QueuedPublish {
   /** RATE_LIMITED replies so far; resent after a backoff up to MAX_THROTTLED_RESENDS times. */
   throttled?: number;
   awaitingResend?: boolean;
-}
-
-/** What the outbox reports to the client (which emits `outboxack` / `outboxdrop`). */
-export interface OutboxEvents {
-  ack(info: OutboxAck): void;
-  drop(info: OutboxDrop): void;
-  error(err: AqueductError): void;
 }
 
 /** How often a rate-limited publish is retried before its promise rejects with RATE_LIMITED. */

@@ -169,6 +169,34 @@ describe('offline-first client (Node)', () => {
     second.close();
   });
 
+  test('the SSE position is saved: the next subscription gets exactly what it missed', async () => {
+    const store = new MemoryStore();
+    const token = await server.token('sse-reader', ROOMS);
+    const first = server.client(token, { autoConnect: false, offline: offline(store) });
+    const got1: number[] = [];
+    let ready = false;
+    const sub1 = first.events(['chat:sse'], { message: (m) => got1.push((m.data as { n: number }).n), ready: () => { ready = true; } });
+    await until(() => ready, 'first stream ready');
+    for (const n of [1, 2]) await server.api('/api/publish', { room: 'chat:sse', data: { n } });
+    await until(() => got1.length === 2, 'two events');
+    const key = 'aqueduct/e/chat:sse';
+    for (let i = 0; i < 2000 && (await store.get(key)) !== sub1.lastEventId; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(await store.get(key), sub1.lastEventId);
+    sub1.close();
+    first.close();
+    for (const n of [3, 4]) await server.api('/api/publish', { room: 'chat:sse', data: { n } });
+
+    const second = server.client(token, { autoConnect: false, offline: offline(store) });
+    const got2: number[] = [];
+    const sub2 = second.events(['chat:sse'], { message: (m) => got2.push((m.data as { n: number }).n) });
+    await until(() => got2.length >= 2, 'the missed events');
+    await server.api('/api/publish', { room: 'chat:sse', data: { n: 5 } });
+    await until(() => got2.includes(5), 'a live event');
+    assert.deepEqual(got2, [3, 4, 5]);
+    sub2.close();
+    second.close();
+  });
+
   test('limits: a full outbox refuses, old and unconfirmed entries are dropped and reported', async () => {
     const store = new MemoryStore();
     const token = await server.token('dave', ROOMS);
