@@ -79,6 +79,8 @@ class StoredOffline implements OfflinePersistence, OutboxStorage {
   private readonly pending = new Map<string, unknown>();
   private flushTimer?: ReturnType<typeof setTimeout>;
   private closed = false;
+  private starting?: Promise<void>;
+  private closing?: Promise<void>;
   private onPageHide?: () => void;
 
   constructor(private readonly options: OfflineStorageOptions) {
@@ -92,13 +94,10 @@ class StoredOffline implements OfflinePersistence, OutboxStorage {
     return this.outbox;
   }
 
-  async start(hooks: OfflineClientHooks): Promise<void> {
+  start(hooks: OfflineClientHooks): Promise<void> {
     this.hooks = hooks;
-    try {
-      await this.open();
-    } catch (err) {
-      this.failed(err, 'could not be restored');
-    }
+    this.starting = this.open().catch((err: unknown) => this.failed(err, 'could not be restored'));
+    return this.starting;
   }
 
   private get outboxPrefix(): string { return `${this.ns}/o/`; }
@@ -175,8 +174,14 @@ class StoredOffline implements OfflinePersistence, OutboxStorage {
     if (!this.closed) this.scan().catch((err: unknown) => this.failed(err));
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    // A client closed while still restoring: let the restore finish, then let go of everything.
+    await this.starting;
     await this.flush().catch((err: unknown) => this.failed(err));
     this.closed = true;
     this.unsubscribe?.();
