@@ -143,11 +143,11 @@ class StoredOffline implements OfflinePersistence, OutboxStorage {
     });
   }
 
-  removeEntry(id: string, acked: boolean): void {
+  removeEntry(id: string): void {
     const key = this.keys.get(id);
     if (!key) return;
     this.keys.delete(id);
-    void this.write(() => this.store.delete(key)).then(() => this.store.channel?.post({ t: 'removed', owner: this.owner, id, acked }), (err: unknown) => this.failed(err));
+    this.write(() => this.store.delete(key)).catch((err: unknown) => this.failed(err));
   }
 
   savePosition(room: string, position: Position | undefined): void {

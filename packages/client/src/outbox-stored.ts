@@ -12,7 +12,7 @@ export interface OutboxStorage {
   /** Saves entries (new, or with `sentAt` set); resolves once they are stored. */
   putEntries(entries: OutboxEntry[]): Promise<void>;
   /** Removes an acknowledged (or dropped) entry. */
-  removeEntry(id: string, acked: boolean): void;
+  removeEntry(id: string): void;
 }
 
 /**
@@ -84,8 +84,8 @@ export class StoredOutbox extends Outbox {
     });
   }
 
-  protected override settled(id: string, acked: boolean): void {
-    this.persistence.removeEntry(id, acked);
+  protected override settled(id: string): void {
+    this.persistence.removeEntry(id);
   }
 
   private storageFailed(err: unknown): void {

@@ -84,7 +84,7 @@ export class Outbox {
   }
 
   /** An entry left the outbox (acknowledged, or dropped). */
-  protected settled(_id: string, _acked: boolean): void {
+  protected settled(_id: string): void {
     // Nothing to clean up in memory.
   }
 
@@ -112,7 +112,7 @@ export class Outbox {
   protected drop(p: QueuedPublish, reason: OutboxDropReason, error?: AqueductError): void {
     const { entry } = p;
     if (this.publishes.get(entry.id) === p) this.publishes.delete(entry.id);
-    this.settled(entry.id, false);
+    this.settled(entry.id);
     const info: OutboxDrop = { id: entry.id, room: entry.room, data: entry.data, reason };
     if (entry.event !== undefined) info.event = entry.event;
     if (error) info.error = error;
@@ -148,7 +148,7 @@ export class Outbox {
       resolve: (v) => {
         if (this.publishes.get(cid) !== p) return;
         this.publishes.delete(cid);
-        this.settled(cid, true);
+        this.settled(cid);
         const result = v as ResultMap['pub'];
         if (result.epoch !== undefined && result.offset !== undefined) {
           this.events.ack({ id: cid, room: entry.room, epoch: result.epoch, offset: result.offset, duplicate: result.duplicate === true });

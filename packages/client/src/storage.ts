@@ -22,10 +22,11 @@ export interface OfflineChannel {
   subscribe(listener: (message: OfflineNotice) => void): () => void;
 }
 
-/** What one user of a store tells the others. */
-export type OfflineNotice =
-  | { t: 'added'; owner: string; id: string }
-  | { t: 'removed'; owner: string; id: string; acked: boolean };
+/**
+ * What one user of a store tells the others: `added` — `owner` stored an entry (a tab that has not
+ * seen this owner yet starts waiting on its lock, to take its entries over once it closes).
+ */
+export type OfflineNotice = { t: 'added'; owner: string; id: string };
 
 /**
  * A persistent key-value store. Values are JSON-compatible (structured-clone safe). Each call is
