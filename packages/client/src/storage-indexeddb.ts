@@ -9,6 +9,11 @@ export interface IndexedDbStoreOptions {
 
 const OBJECTS = 'kv';
 
+/** The part of `navigator.locks` used here. */
+interface WebLocks {
+  request<T>(name: string, options: { ifAvailable?: boolean; signal?: AbortSignal }, fn: (lock: unknown) => Promise<T> | T): Promise<T>;
+}
+
 const done = (tx: IDBTransaction): Promise<void> => new Promise((resolve, reject) => {
   tx.oncomplete = () => resolve();
   tx.onerror = () => reject(tx.error ?? new Error('IndexedDB transaction failed'));
@@ -34,8 +39,11 @@ export class IndexedDbStore implements OfflineStore {
 
   constructor(private readonly options: IndexedDbStoreOptions = {}) {
     this.dbName = options.name ?? 'aqueduct-offline';
-    const nav = (globalThis as { navigator?: { locks?: OfflineLocks } }).navigator;
-    this.locks = nav?.locks ?? new LocalLocks();
+    const locks = (globalThis as { navigator?: { locks?: WebLocks } }).navigator?.locks;
+    // The Web Locks callback gets a Lock or null (ifAvailable and taken): hand on a boolean.
+    this.locks = locks
+      ? { request: (name, options, fn) => locks.request(name, options, (lock) => fn(lock !== null)) }
+      : new LocalLocks();
     if (typeof BroadcastChannel === 'function') {
       const bc = new BroadcastChannel(`aqueduct-offline:${this.dbName}`);
       this.bc = bc;

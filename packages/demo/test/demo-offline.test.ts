@@ -206,7 +206,7 @@ describe('offline-first demo in a real browser', () => {
     assert.deepEqual(problems, []);
   });
 
-  test('two tabs of one user queue offline; both tabs\' messages arrive once each', async () => {
+  test('two tabs of one user queue offline; both tabs\' messages arrive once each, also a closed tab\'s', async () => {
     const ctxDana = await context({ user: 'demo-twotabsdana', name: 'Dana' });
     const tab1 = await open(ctxDana, 'off3', 'Dana');
     const tab2 = await open(ctxDana, 'off3', 'Dana');
@@ -241,6 +241,23 @@ describe('offline-first demo in a real browser', () => {
     for (const t of [...mine.tab1, ...mine.tab2]) assert.equal(await chatCount(alice, t), 1);
     for (let i = 0; i < 100 && (await storedOutbox(tab1)) > 0; i++) await tab1.waitForTimeout(50);
     assert.equal(await storedOutbox(tab1), 0);
+
+    // A tab that closes with a queued message: the other tab (waiting on its Web Lock) takes the
+    // entry over and sends it once the network is back.
+    await goOffline(ctxDana);
+    await tab2.locator('#connection-badge[data-state="offline"]').waitFor(WAIT);
+    await say(tab2, 'left by a closed tab');
+    for (let i = 0; i < 100 && (await storedOutbox(tab1)) < 1; i++) await tab1.waitForTimeout(50);
+    assert.equal(await storedOutbox(tab1), 1);
+    await tab2.close();
+    await tab1.locator('#chat-outbox .chat-line', { hasText: 'left by a closed tab' }).waitFor(WAIT);
+    await ctxDana.setOffline(false);
+    await seesOnce(alice, 'left by a closed tab');
+    await seesOnce(tab1, 'left by a closed tab');
+    await tab1.locator('#connection-badge[data-state="online"][data-queued="0"]').waitFor(WAIT);
+    await say(tab1, 'after the takeover');
+    await seesOnce(alice, 'after the takeover');
+    assert.equal(await chatCount(alice, 'left by a closed tab'), 1);
     assert.deepEqual(problems, []);
   });
 });
