@@ -104,7 +104,8 @@ class StoredOffline implements OfflinePersistence, OutboxStorage {
   private get lockName(): string { return `aqueduct:${this.ns}:outbox`; }
   private ownerLock(owner: string): string { return `aqueduct:${this.ns}:owner:${owner}`; }
 
-  private async open(): Promise<void> {    // Hold this client's life lock until close (or until the tab goes away).
+  private async open(): Promise<void> {
+    // Hold this client's life lock until close (or until the tab goes away).
     await new Promise<void>((granted, failed) => {
       this.store.locks.request(this.ownerLock(this.owner), {}, () => new Promise<void>((release) => {
         this.releaseLife = release;
