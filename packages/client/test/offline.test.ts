@@ -234,6 +234,26 @@ describe('offline-first client (Node)', () => {
     assert.equal(drops4[0].reason, 'unconfirmed');
     fourth.close();
 
+    // Restored entries beyond outboxMax: the oldest are dropped as overflow.
+    const many = server.client(token, { autoConnect: false, offline: offline(store) });
+    await many.restored;
+    for (const text of ['o-1', 'o-2', 'o-3']) many.room('chat:limits', { autoJoin: false }).publish({ text }).catch(() => undefined);
+    await until(() => many.pendingPublishes().length === 3, 'three queued');
+    many.close();
+    const small = server.client(token, { autoConnect: false, offline: offline(store, { outboxMax: 2 }) });
+    const dropsSmall: OutboxDrop[] = [];
+    small.on('outboxdrop', (d) => dropsSmall.push(d));
+    await small.restored;
+    await until(() => dropsSmall.length === 1, 'overflow drop');
+    assert.deepEqual(dropsSmall.map((d) => [d.reason, (d.data as { text: string }).text]), [['overflow', 'o-1']]);
+    assert.deepEqual(small.pendingPublishes().map((e) => (e.data as { text: string }).text), ['o-2', 'o-3']);
+    small.close();
+    const rest = server.client(token, { offline: offline(store) });
+    const acked: string[] = [];
+    rest.on('outboxack', (a) => acked.push(a.id));
+    await until(() => acked.length === 2, 'the two kept ones sent');
+    rest.close();
+
     // Queued as one user, restored by another: not sent as the wrong user.
     const fifth = server.client(token, { offline: offline(store) });
     await fifth.room('chat:limits').ready();
