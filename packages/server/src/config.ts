@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { compressionSchema } from './ws/compression-config.js';
 import { natsSchema } from './broker/nats-config.js';
+import { hooksSchema } from './hooks/hooks-config.js';
 
 /**
  * Server configuration. Sources, later wins: built-in defaults, config file (`--config` /
@@ -259,6 +260,8 @@ const configSchema = z.object({
   docs: docsSchema.prefault({}),
   /** permessage-deflate on `/ws` and `/yjs/:doc`; see README §Compression. */
   compression: compressionSchema.prefault({}),
+  /** Backend hooks as webhooks, and the hooks' failure policy; see README §Backend hooks and webhooks. */
+  hooks: hooksSchema.prefault({}),
 }).strict();
 
 export type Config = z.infer<typeof configSchema>;
@@ -352,6 +355,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Json {
     ['AQUEDUCT_TURN_URLS', 'turn.urls', list],
     ['AQUEDUCT_STUN_URLS', 'turn.stunUrls', list],
     ['AQUEDUCT_TURN_TTL', 'turn.ttlSec', Number],
+    ['AQUEDUCT_WEBHOOK_URL', 'hooks.webhookUrl', String],
+    ['AQUEDUCT_WEBHOOK_SECRET', 'hooks.webhookSecret', String],
   ];
   for (const [name, path, conv] of map) {
     const raw = env[name];
