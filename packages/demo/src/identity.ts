@@ -35,6 +35,16 @@ export class DemoTokens {
     return this.current;
   }
 
+  /**
+   * This tab's identity from sessionStorage without a token (`token: ''`, already expired): the
+   * page starts offline with it, and the SDK fetches a token once the network is back.
+   */
+  cached(): DemoIdentity | undefined {
+    const s = stored();
+    if (!s.user || !s.name || !s.color) return undefined;
+    return { user: s.user, name: s.name, color: s.color, token: '', expiresAt: 0 };
+  }
+
   /** Called whenever a fresh token arrives (the Yjs provider needs it for its next connect). */
   onToken(fn: (id: DemoIdentity) => void): void {
     this.listeners.add(fn);

@@ -100,6 +100,8 @@ export function demoModule(ctx: ServerContext, stats: NodeStatsSampler, files = 
         return true;
       }
       if (path === '/admin' || path === '/admin/') return files.serve(req, res, 'admin.html', pageHeaders);
+      // The demo's service worker (packages/demo/src/sw.ts), at the root so that its scope is `/`.
+      if (path === '/sw.js') return files.serve(req, res, 'build/sw.js');
       // The whiteboard app (demo mode only, like the demo page).
       if (path === '/whiteboard' && config.demo) return files.serve(req, res, 'whiteboard.html', pageHeaders);
       if (path.startsWith('/build/') || /^\/[a-z0-9-]+\.(css|svg|ico|png|webmanifest)$/.test(path)) {

@@ -32,6 +32,7 @@ export function demoOpenApi(config: Config): OpenApiFragment {
     description: '`/index.html` is the same page. With demo mode off: a small HTML landing page (no ETag, never 304).',
   });
   const whiteboard = staticFile('whiteboardPage', 'The whiteboard app page (demo mode only; 404 with demo mode off)', ['text/html']);
+  const sw = staticFile('demoServiceWorker', 'The demo page\'s service worker (keeps the app shell for reloads without network; scope `/`)', ['text/javascript']);
   const admin = staticFile('adminPage', 'The admin dashboard page (its data needs the API key)', ['text/html'], { description: '`/admin/` is the same page.' });
   const build = staticFile('demoBundle', 'Scripts of the demo, whiteboard and dashboard pages (`demo.js`, `whiteboard.js`, `admin.js` and their source maps)', ['text/javascript', 'application/json'], {
     parameters: [{ name: 'file', in: 'path', required: true, schema: { type: 'string' }, example: 'demo.js' }],
@@ -47,6 +48,7 @@ export function demoOpenApi(config: Config): OpenApiFragment {
       '/': { get: root, head: headOf(root) },
       '/admin': { get: admin, head: headOf(admin) },
       '/whiteboard': { get: whiteboard, head: headOf(whiteboard) },
+      '/sw.js': { get: sw, head: headOf(sw) },
       '/build/{file}': { get: build, head: headOf(build) },
       '/{asset}': { get: asset, head: headOf(asset) },
       '/api/demo/token': {
