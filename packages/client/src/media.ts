@@ -17,7 +17,12 @@ export interface MediaSessionDeps {
   mesh(): PeerMesh;
   /** The session left: stop routing events to it. */
   forget(): void;
+  /** Resolves once the bus connection is authenticated (rejects after `timeoutMs` or on a final close). */
+  whenReady(timeoutMs: number): Promise<void>;
 }
+
+/** `join` waits this long for the bus connection. */
+const JOIN_CONNECT_TIMEOUT_MS = 30_000;
 
 const isTemporary = (err: unknown) => !(err instanceof AqueductError) || err.temporary || err.code === 'DISCONNECTED' || err.code === 'TIMEOUT';
 
@@ -74,6 +79,7 @@ export class MediaSession extends Emitter<MediaSessionEvents> {
     if (this.closed) throw new AqueductError('CLOSED', 'media session left');
     this.wanted = true;
     try {
+      await this.deps.whenReady(JOIN_CONNECT_TIMEOUT_MS);
       await this.connect(this.generation);
     } catch (err) {
       this.setState('failed');
