@@ -6,6 +6,7 @@ import { connectClient, rawSocket, startTestServer, TEST_SECRET, type TestServer
 
 /** Issue 13, Done-means 2 (grants, tokens) and the SFU's failure answers (Janus down, not configured, bad input). */
 const ROOM = 'live:grants';
+const API_KEY = 'sfu-test-api-key-0123456789';
 const OFFER = { type: 'offer', sdp: 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n' };
 const ANSWER = { type: 'answer', sdp: 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n' };
 
@@ -39,7 +40,7 @@ describe('SFU grants and tokens', () => {
 
   before(async () => {
     janus = await startJanus();
-    ts = await startTestServer({ sfu: { janusUrl: janus.url, apiSecret: janus.apiSecret } });
+    ts = await startTestServer({ apiKey: API_KEY, sfu: { janusUrl: janus.url, apiSecret: janus.apiSecret } });
   });
 
   after(async () => {
@@ -71,6 +72,9 @@ describe('SFU grants and tokens', () => {
     assert.equal(await code(media(host, { op: 'subscribe', feeds: [1] })), 'PERMISSION_DENIED');
     assert.equal(await code(media(host, { op: 'start', jsep: ANSWER })), 'PERMISSION_DENIED');
     assert.equal((await janusSessions(janus)).length, 2);
+    // The admin dashboard's report carries the SFU figures.
+    const stats = await (await fetch(`${ts.url}/api/admin/stats`, { headers: { 'X-API-Key': API_KEY } })).json() as { nodes: Array<{ sfu?: unknown }> };
+    assert.deepEqual(stats.nodes[0].sfu, { up: true, rooms: 1, publishers: 0, subscribers: 0 });
     await media(viewer, { op: 'leave' });
     await media(host, { op: 'leave' });
     assert.deepEqual(await janusSessions(janus), []);

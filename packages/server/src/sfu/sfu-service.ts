@@ -29,6 +29,8 @@ interface Entry {
 
 /** What the SFU needs of the room bus: mesh membership (mode `'auto'`), and a way to tell mesh members. */
 export interface RoomAccess {
+  /** `limits.maxRoomsPerConnection`: media rooms one connection may be in. */
+  maxRoomsPerConnection: number;
   meshMembers(room: string): Promise<number>;
   /** A volatile `aq.media` publication: SDK sessions in `'auto'` mode move from the mesh to the SFU. */
   announceSfu(room: string): void;
@@ -140,6 +142,8 @@ export class SfuService implements MediaHandler {
     const janus = this.janus as JanusConnection;
     const k = key(client.id, room);
     if (this.entries.has(k)) throw new ReplyError('ALREADY_JOINED', `already in the media room ${room}`);
+    const mine = this.byClient.get(client.id)?.size ?? 0;
+    if (mine >= this.room.maxRoomsPerConnection) throw new ReplyError('TOO_MANY_ROOMS', `at most ${this.room.maxRoomsPerConnection} media rooms per connection`);
     const count = this.roomCounts.get(room) ?? 0;
     if (count >= this.config.maxSubscribers) throw new ReplyError('MEDIA_FULL', `the media room ${room} has ${count} participants (sfu.maxSubscribers)`);
     if (count === 0 && this.roomCounts.size >= this.config.maxRooms) throw new ReplyError('MEDIA_FULL', `this node has ${this.roomCounts.size} media rooms (sfu.maxRooms)`);
