@@ -28,8 +28,10 @@ window.boot = async (opts) => {
   window.client = client;
   // Remote tracks now live, by track id.
   window.live = new Map();
-  const media = client.media(opts.room, { mode: 'sfu', simulcast: !!opts.simulcast, rejoinMinDelayMs: 200, rejoinMaxDelayMs: 2000 });
+  const media = client.media(opts.room, { mode: opts.mode || 'sfu', simulcast: !!opts.simulcast, rejoinMinDelayMs: 200, rejoinMaxDelayMs: 2000 });
   window.media = media;
+  log.modes = [];
+  media.on('mode', (m) => log.modes.push(m));
   media.on('state', (s) => log.states.push(s));
   media.on('error', (e) => log.errors.push(e.code + ': ' + e.message));
   media.on('track', (t) => { log.added++; window.live.set(t.track.id, { kind: t.track.kind, peerId: t.peerId, userId: t.userId, feed: t.feed }); });
@@ -87,7 +89,7 @@ export interface SfuHarness {
   ts: TestServer;
   browser: Browser;
   open(): Promise<Page>;
-  boot(page: Page, sub: string, room: string, opts?: { simulcast?: boolean; publish?: boolean; grants?: Record<string, string[]> }): Promise<BootResult>;
+  boot(page: Page, sub: string, room: string, opts?: { simulcast?: boolean; publish?: boolean; grants?: Record<string, string[]>; mode?: 'sfu' | 'mesh' | 'auto' }): Promise<BootResult>;
   close(): Promise<void>;
 }
 
@@ -124,7 +126,7 @@ export async function startSfuHarness(config: Parameters<typeof startTestServer>
     },
     async boot(page, sub, room, opts = {}) {
       const token = await server.token(sub, opts.grants ?? MEDIA_GRANTS);
-      return page.evaluate((o) => (window as unknown as { boot(o: unknown): Promise<BootResult> }).boot(o), { token, room, simulcast: opts.simulcast, publish: opts.publish });
+      return page.evaluate((o) => (window as unknown as { boot(o: unknown): Promise<BootResult> }).boot(o), { token, room, simulcast: opts.simulcast, publish: opts.publish, mode: opts.mode });
     },
     async close() {
       for (const ctx of contexts) await ctx.close().catch(() => undefined);
@@ -140,13 +142,14 @@ export function mediaStats(page: Page): Promise<MediaStats> {
 }
 
 /** Waits until the page has `n` live remote video tracks and decodes frames on `n` inbound video streams. */
-export async function waitForVideo(page: Page, n: number, timeoutMs = SFU_WAIT_MS): Promise<void> {
+export async function waitForVideo(page: Page, n: number, timeoutMs = SFU_WAIT_MS, opts: { liveOnly?: boolean } = {}): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   for (;;) {
     const live = await page.evaluate(() => (window as unknown as { liveVideo(): unknown[] }).liveVideo().length);
     const stats = await mediaStats(page);
     const decoding = stats.inbound.filter((s) => s.framesDecoded > 0).length;
+    if (opts.liveOnly && live === n) return;
     if (live === n && decoding >= n) return;
     last = `live=${live} decoding=${decoding} inbound=${JSON.stringify(stats.inbound)}`;
     if (Date.now() > deadline) {
