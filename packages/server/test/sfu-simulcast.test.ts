@@ -12,7 +12,7 @@ describe('SFU simulcast and bus reconnect (Chromium)', () => {
   const ROOM = 'live:simulcast';
 
   before(async () => {
-    h = await startSfuHarness();
+    h = await startSfuHarness({ sfu: { maxPublishers: 1 } });
     host = await h.open();
     viewer = await h.open();
   });
@@ -34,17 +34,32 @@ describe('SFU simulcast and bus reconnect (Chromium)', () => {
     assert.equal((await janusSessions(h.janus)).length, 2);
   });
 
+  test('sfu.maxPublishers: a second publisher gets MEDIA_FULL', { timeout: 300_000 }, async () => {
+    const extra = await h.open();
+    const r = await h.boot(extra, 'cohost', ROOM);
+    assert.deepEqual([r.ok, r.code], [false, 'MEDIA_FULL'], r.message);
+    assert.equal((await janusSessions(h.janus)).length, 3, 'joined, but not publishing');
+    await extra.evaluate(() => (window as unknown as { media: { leave(): Promise<void> } }).media.leave());
+    await extra.close();
+    assert.equal((await janusSessions(h.janus)).length, 2);
+  });
+
   test('after a bus reconnect the page re-joins the SFU (new connection id) and receives again; no Janus session leaks', { timeout: 300_000 }, async () => {
-    const before = await viewer.evaluate(() => (window as unknown as { client: { clientId: string } }).client.clientId);
+    const id = (p: Page) => p.evaluate(() => (window as unknown as { client: { clientId?: string } }).client.clientId);
+    const [hostBefore, viewerBefore] = [await id(host), await id(viewer)];
     await host.evaluate(() => (window as unknown as { client: { reconnectNow(): void } }).client.reconnectNow());
     await viewer.evaluate(() => (window as unknown as { client: { reconnectNow(): void } }).client.reconnectNow());
-    await viewer.waitForFunction((id) => (window as unknown as { client: { clientId?: string } }).client.clientId !== id, before, { polling: 100, timeout: 60_000 });
+    for (const [page, old] of [[host, hostBefore], [viewer, viewerBefore]] as const) {
+      await page.waitForFunction((o) => { const c = (window as unknown as { client: { clientId?: string } }).client.clientId; return c !== undefined && c !== o; }, old, { polling: 100, timeout: 60_000 });
+    }
     const t0 = Date.now();
+    const hostId = await id(host);
+    // The viewer receives the host's feed from the host's new connection (the old one is gone).
+    await viewer.waitForFunction((hid) => {
+      const live = (window as unknown as { liveVideo(): Array<{ peerId: string }> }).liveVideo();
+      return live.length === 1 && live[0].peerId === hid;
+    }, hostId, { polling: 100, timeout: 120_000 });
     await waitForVideo(viewer, 1);
-    // The host's new feed comes from its new connection.
-    const hostId = await host.evaluate(() => (window as unknown as { client: { clientId: string } }).client.clientId);
-    const peers = await viewer.evaluate(() => (window as unknown as { liveVideo(): Array<{ peerId: string }> }).liveVideo().map((t) => t.peerId));
-    assert.deepEqual(peers, [hostId]);
     console.log(`# SFU re-join after a bus reconnect: viewer decoding again ${Date.now() - t0} ms after its new connection`);
     assert.equal((await janusSessions(h.janus)).length, 2);
     for (const page of [host, viewer]) await page.evaluate(() => (window as unknown as { media: { leave(): Promise<void> } }).media.leave());

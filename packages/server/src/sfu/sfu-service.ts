@@ -121,7 +121,7 @@ export class SfuService implements MediaHandler {
     if (!entry || !p) throw new ReplyError('NOT_JOINED', `join the media room ${room} first`);
     switch (msg.op) {
       case 'publish':
-        return { jsep: await p.publish(msg.jsep, msg.simulcast === true) };
+        return { jsep: await p.publish(msg.jsep) };
       case 'unpublish':
         await p.unpublish();
         return {};
