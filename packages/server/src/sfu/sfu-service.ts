@@ -36,6 +36,10 @@ export interface RoomAccess {
   announceSfu(room: string): void;
 }
 
+/** Janus core errors that mean "our side of Janus is not usable now" (wrong secret, session gone). */
+const JANUS_UNAUTHORIZED = 403;
+const JANUS_SESSION_NOT_FOUND = 458;
+
 /** Delay of the empty-room check after the last local participant left without destroying the room. */
 export const SWEEP_DELAY_MS = 1000;
 
@@ -89,6 +93,9 @@ export class SfuService implements MediaHandler {
   private toReply(err: unknown): ReplyError {
     if (err instanceof ReplyError) return err;
     if (err instanceof JanusUnavailableError) return new ReplyError('UNAVAILABLE', err.message);
+    if (err instanceof JanusError && (err.code === JANUS_UNAUTHORIZED || err.code === JANUS_SESSION_NOT_FOUND)) {
+      return new ReplyError('UNAVAILABLE', `SFU: ${err.message}`);
+    }
     if (err instanceof JanusError) {
       const code: ErrorCode = err.code === VR_PUBLISHERS_FULL ? 'MEDIA_FULL'
         : err.code === VR_NO_SUCH_FEED || err.code === VR_NO_SUCH_ROOM ? 'NOT_FOUND' : 'BAD_REQUEST';
