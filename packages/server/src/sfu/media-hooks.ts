@@ -1,4 +1,4 @@
-import type { MediaRequest, ServerMessage } from '@aqueduct/protocol';
+import type { MediaRequest, ResultMap, ServerMessage } from '@aqueduct/protocol';
 import type { User } from '../auth/grants.js';
 
 /** What the SFU sees of a room-bus connection (a `Session`). */
@@ -13,7 +13,7 @@ export interface MediaClient {
 /** The room bus hands `media` requests and connection ends to the SFU module through this. */
 export interface MediaHandler {
   /** Answers one `media` request; throws a ReplyError with the code to send. */
-  request(client: MediaClient, msg: MediaRequest): Promise<unknown>;
+  request(client: MediaClient, msg: MediaRequest): Promise<ResultMap['media']>;
   /** The connection closed: leave every media room it is in. */
   closed(client: MediaClient): void;
 }
