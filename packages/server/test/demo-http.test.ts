@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startRedis, type RedisHandle } from '@aqueduct/testkit';
-import { StaticFiles } from '../src/transports/static-files.js';
+import { StaticFiles } from '../src/http/static-files.js';
 import { connectClient, startTestServer, type TestServer } from './helpers.js';
 
 const API_KEY = 'demo-http-test-key-0123456789';
