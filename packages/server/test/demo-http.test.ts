@@ -268,3 +268,23 @@ describe('static files', () => {
     }
   });
 });
+
+describe('the whiteboard page', () => {
+  test('served with a CSP in demo mode only', async () => {
+    const on = await startTestServer({ demo: true });
+    const off = await startTestServer({});
+    try {
+      const res = await fetch(`${on.url}/whiteboard`);
+      assert.equal(res.status, 200);
+      assert.match(await res.text(), /<script type="module" src="\/build\/whiteboard.js">/);
+      assert.match(res.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
+      assert.equal((await fetch(`${on.url}/whiteboard.css`)).status, 200);
+      const refused = await fetch(`${off.url}/whiteboard`);
+      assert.equal(refused.status, 404);
+      await refused.arrayBuffer();
+    } finally {
+      await on.close();
+      await off.close();
+    }
+  });
+});

@@ -187,6 +187,8 @@ describe('OpenAPI document ⇄ the routes the server answers', () => {
     await call('HEAD /', '/', 200);
     await call('GET /admin', '/admin', 200);
     await call('HEAD /admin', '/admin', 200);
+    await call('GET /whiteboard', '/whiteboard', 200);
+    await call('HEAD /whiteboard', '/whiteboard', 200);
     await call('GET /build/{file}', '/build/demo.js', 200);
     await call('HEAD /build/{file}', '/build/demo.js', 200);
     await call('GET /{asset}', '/style.css', 200);

@@ -55,6 +55,7 @@ function loadOrCreateDemoApiKey(dataDir: string): { key: string; file: string } 
 /**
  * The demo app and the admin dashboard:
  * - `GET /` the demo room page when `config.demo` is on, otherwise a landing page saying it is off;
+ * - `GET /whiteboard` the whiteboard app (demo mode only);
  * - `GET /admin` the dashboard page (its data routes need the API key, which the page asks for);
  * - static assets (`/build/*`, `/style.css`, ...) from `packages/server/public`;
  * - `POST /api/demo/token` (demo mode only): a `config.demoTokenTtlSec` token for `demo:*` rooms;
@@ -99,6 +100,8 @@ export function demoModule(ctx: ServerContext, stats: NodeStatsSampler, files = 
         return true;
       }
       if (path === '/admin' || path === '/admin/') return files.serve(req, res, 'admin.html', pageHeaders);
+      // The whiteboard app (demo mode only, like the demo page).
+      if (path === '/whiteboard' && config.demo) return files.serve(req, res, 'whiteboard.html', pageHeaders);
       if (path.startsWith('/build/') || /^\/[a-z0-9-]+\.(css|svg|ico|png|webmanifest)$/.test(path)) {
         return files.serve(req, res, path.slice(1));
       }

@@ -31,8 +31,9 @@ export function demoOpenApi(config: Config): OpenApiFragment {
   const root = staticFile('demoPage', 'The demo room page (demo mode), or a landing page saying demo mode is off', ['text/html'], {
     description: '`/index.html` is the same page. With demo mode off: a small HTML landing page (no ETag, never 304).',
   });
+  const whiteboard = staticFile('whiteboardPage', 'The whiteboard app page (demo mode only; 404 with demo mode off)', ['text/html']);
   const admin = staticFile('adminPage', 'The admin dashboard page (its data needs the API key)', ['text/html'], { description: '`/admin/` is the same page.' });
-  const build = staticFile('demoBundle', 'Scripts of the demo and dashboard pages (`demo.js`, `admin.js` and their source maps)', ['text/javascript', 'application/json'], {
+  const build = staticFile('demoBundle', 'Scripts of the demo, whiteboard and dashboard pages (`demo.js`, `whiteboard.js`, `admin.js` and their source maps)', ['text/javascript', 'application/json'], {
     parameters: [{ name: 'file', in: 'path', required: true, schema: { type: 'string' }, example: 'demo.js' }],
     description: 'Any other name: no route (404).',
   });
@@ -45,6 +46,7 @@ export function demoOpenApi(config: Config): OpenApiFragment {
     paths: {
       '/': { get: root, head: headOf(root) },
       '/admin': { get: admin, head: headOf(admin) },
+      '/whiteboard': { get: whiteboard, head: headOf(whiteboard) },
       '/build/{file}': { get: build, head: headOf(build) },
       '/{asset}': { get: asset, head: headOf(asset) },
       '/api/demo/token': {
