@@ -140,11 +140,7 @@ export class Session extends SessionCore {
       case 'presence': return this.presenceList(msg.room);
       case 'history': return this.history(msg.room, msg.since, msg.limit);
       case 'signal': return this.signal(msg.room, msg.to, msg.payload);
-      case 'media': { // the SFU part (sfu/), through core/session-extensions.ts
-        const media = this.deps.extensions?.media;
-        if (!media) throw new ReplyError('UNAVAILABLE', 'media (SFU) is not configured on this server');
-        return media.request(this, msg);
-      }
+      case 'media': return this.media(msg); // the SFU part (sfu/), through core/session-extensions.ts
     }
   }
 
