@@ -8,6 +8,7 @@ import type { OutboxEvents } from './outbox-types.js';
 import type { OfflinePersistence, OutboxAck, OutboxDrop, OutboxEntry } from './offline-types.js';
 import { Room, type RoomOptions } from './room.js';
 import { PeerMesh, type PeerMeshOptions } from './peers.js';
+import { MediaSession, type MediaOptions } from './media.js';
 import { SocketLink } from './socket-link.js';
 import { subscribeEvents, type EventsHandlers, type EventsSubscription, type SubscribeEventsOptions } from './events.js';
 
@@ -72,6 +73,8 @@ export class AqueductClient extends Emitter<ClientEvents> {
   private readonly link: SocketLink;
   private readonly outbox: Outbox;
   private readonly rooms = new Map<string, Room<unknown>>();
+  /** Media sessions by room (SFU events are routed here). */
+  private readonly medias = new Map<string, MediaSession>();
   private readonly connection: RoomConnection;
   /** The final close's error, for rooms created after it (until a new connection). */
   private lastClose?: AqueductError;
@@ -100,11 +103,15 @@ export class AqueductClient extends Emitter<ClientEvents> {
         this.outbox.resendAll(info.user);
         for (const room of this.rooms.values()) room._rejoin();
         options.offline?.rescan();
+        for (const media of this.medias.values()) media._reconnected();
       },
-      dropped: () => { for (const room of this.rooms.values()) room._disconnected(); },
+      dropped: () => {
+        for (const room of this.rooms.values()) room._disconnected();
+        for (const media of this.medias.values()) media._dropped();
+      },
       disconnected: (info) => this.emit('disconnected', info),
       final: ({ code, reason }) => this.closeAll(new AqueductError('CLOSED', `connection closed: ${code} ${reason}`, false, { closeCode: code, closeReason: reason })),
-      message: (msg) => this.rooms.get(msg.room)?._receive(msg),
+      message: (msg) => msg.t === 'media' ? this.medias.get(msg.room)?._receive(msg) : this.rooms.get(msg.room)?._receive(msg),
       error: (err) => this.emit('error', err),
     });
     const offline = options.offline;
@@ -235,6 +242,43 @@ export class AqueductClient extends Emitter<ClientEvents> {
    */
   peers(room: string, options: PeerMeshOptions = {}): PeerMesh {
     return new PeerMesh(this.connection, this.room(room, { mesh: true }), options);
+  }
+
+  /**
+   * Audio/video for `room` (README §Media (SFU)): `await media.join()`, `await media.publish(stream)`,
+   * `track` / `trackremoved` events. One session per room; the mode (SFU, mesh, auto) is fixed by the
+   * first call.
+   */
+  media(room: string, options: MediaOptions = {}): MediaSession {
+    let media = this.medias.get(room);
+    if (!media) {
+      const session: MediaSession = new MediaSession(this.connection, room, options, {
+        mesh: () => this.peers(room, { iceServers: options.iceServers, RTCPeerConnection: options.RTCPeerConnection }),
+        forget: () => { if (this.medias.get(room) === session) this.medias.delete(room); },
+        whenReady: (timeoutMs) => this.whenReady(timeoutMs),
+      });
+      media = session;
+      this.medias.set(room, media);
+    }
+    return media;
+  }
+
+  /** Resolves once authenticated; rejects with DISCONNECTED after `timeoutMs`, CLOSED on a final close. */
+  private whenReady(timeoutMs: number): Promise<void> {
+    if (this.ready) return Promise.resolve();
+    if (this.link.state === 'closed') return Promise.reject(this.lastClose ?? new AqueductError('CLOSED', 'client is closed'));
+    return new Promise((resolve, reject) => {
+      const done = (err?: AqueductError) => {
+        clearTimeout(timer);
+        offConnected();
+        offState();
+        if (err) reject(err);
+        else resolve();
+      };
+      const timer = setTimeout(() => done(new AqueductError('DISCONNECTED', `not connected within ${timeoutMs} ms`, true)), timeoutMs);
+      const offConnected = this.on('connected', () => done());
+      const offState = this.on('state', (s) => { if (s === 'closed') done(this.lastClose ?? new AqueductError('CLOSED', 'client is closed')); });
+    });
   }
 
   /**

@@ -17,6 +17,7 @@ import { Metrics } from './metrics.js';
 import { opsModule } from './http/ops.js';
 import type { Presence } from './presence/presence.js';
 import type { Session } from './core/session.js';
+import type { SessionExtensions } from './core/session-extensions.js';
 import { WsBus } from './ws/ws.js';
 import type { InstallDocsOptions } from './docs/install.js';
 import { Hooks, setHooks } from './hooks/hooks.js';
@@ -72,6 +73,8 @@ export class AqueductServer implements NodeHost {
   private readonly fragments: OpenApiFragment[] = [];
   private readonly bus: WsBus;
   private readonly sessions = new Set<Session>();
+  /** Parts' request handlers for the room bus (the SFU sets `media`). */
+  readonly extensions: SessionExtensions = {};
   private readonly modules: HttpModule[] = [];
   private readonly upgrades: UpgradeHandler[] = [];
   private readonly closers: Array<() => Promise<void>> = [];
@@ -103,7 +106,7 @@ export class AqueductServer implements NodeHost {
       readiness: () => this.readiness(),
     };
     this.bus = new WsBus({
-      deps: { config: this.config, hub: this.hub, auth: this.auth, metrics: this.metrics, logger: this.logger, nodeId: this.nodeId },
+      deps: { config: this.config, hub: this.hub, auth: this.auth, metrics: this.metrics, logger: this.logger, nodeId: this.nodeId, extensions: this.extensions },
       onSession: (s) => sessions.add(s),
       onSessionClosed: (s) => sessions.delete(s),
     });
