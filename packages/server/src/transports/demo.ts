@@ -2,15 +2,14 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Permission } from '../auth/grants.js';
 import { NodeStatsSampler } from '../admin/node-stats.js';
 import type { HttpModule } from '../http-module.js';
 import { HttpError, isApiKeyRequest, readJsonBody, sendJson } from '../http-util.js';
 import type { AqueductServer } from '../server.js';
+import { demoGrants, isLiveRole, LIVE_ROLES, type LiveRole } from './demo-roles.js';
 import { StaticFiles } from './static-files.js';
 
-/** Rooms a demo token may use, and what it may do there. */
-export const DEMO_GRANTS: Record<string, Permission[]> = { 'demo:*': ['sub', 'pub', 'presence', 'signal'] };
+export { DEMO_GRANTS } from './demo-roles.js';
 /** Largest body of `POST /api/demo/token`. */
 export const MAX_TOKEN_BODY_BYTES = 1024;
 const NAME_RE = /^[\p{L}\p{N} _.'-]{1,32}$/u;
@@ -34,7 +33,7 @@ Start it with <code>--demo</code> (as <code>npm start</code> does) to try the de
 </main></body></html>
 `;
 
-interface TokenRequest { user?: string; name?: string; color?: string }
+interface TokenRequest { user?: string; name?: string; color?: string; role?: LiveRole }
 
 function parseTokenRequest(body: unknown): TokenRequest {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new HttpError(400, 'BAD_REQUEST', 'body must be a JSON object');
@@ -51,6 +50,10 @@ function parseTokenRequest(body: unknown): TokenRequest {
   if (b.color !== undefined) {
     if (typeof b.color !== 'string' || !COLOR_RE.test(b.color)) throw new HttpError(400, 'BAD_REQUEST', 'color must be #rrggbb');
     out.color = b.color.toLowerCase();
+  }
+  if (b.role !== undefined) {
+    if (!isLiveRole(b.role)) throw new HttpError(400, 'BAD_REQUEST', `role must be one of ${LIVE_ROLES.join(', ')}`);
+    out.role = b.role;
   }
   return out;
 }
@@ -77,7 +80,9 @@ function loadOrCreateDemoApiKey(dataDir: string): { key: string; file: string } 
  * - `GET /` the demo room page when `config.demo` is on, otherwise a landing page saying it is off;
  * - `GET /admin` the dashboard page (its data routes need the API key, which the page asks for);
  * - static assets (`/build/*`, `/style.css`, ...) from `packages/server/public`;
- * - `POST /api/demo/token` (demo mode only): a `config.demoTokenTtlSec` token for `demo:*` rooms;
+ * - `GET /live` the live-stream room app (demo mode only; `?role=host|cohost|viewer`, `?room=`);
+ * - `POST /api/demo/token` (demo mode only): a `config.demoTokenTtlSec` token for `demo:*` rooms
+ *   (with `role`: plus that role's media grant on `demo:live-*`, demo-roles.ts);
  * - `GET /api/admin/stats` (API key): one report per live node.
  */
 export function demoModule(server: AqueductServer, stats: NodeStatsSampler, files = new StaticFiles(PUBLIC_DIR)): HttpModule {
@@ -87,6 +92,8 @@ export function demoModule(server: AqueductServer, stats: NodeStatsSampler, file
     'Content-Security-Policy': "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
     'Referrer-Policy': 'no-referrer',
   };
+  // The live-stream page also uses the camera and microphone (only hosts ask for them).
+  const livePageHeaders = { ...pageHeaders, 'Permissions-Policy': 'camera=(self), microphone=(self)' };
   return {
     name: 'demo',
     async handle(req, res, url) {
@@ -99,9 +106,11 @@ export function demoModule(server: AqueductServer, stats: NodeStatsSampler, file
         const name = body.name ?? `${pick(ADJECTIVES)} ${pick(ANIMALS)}`;
         const color = body.color ?? pick(COLORS);
         const ttlSec = config.demoTokenTtlSec;
-        const token = await auth.sign({ sub: user, rooms: DEMO_GRANTS, info: { name, color }, ttlSec });
-        logger.debug({ user }, 'demo token issued');
-        sendJson(res, 200, { token, user, name, color, rooms: DEMO_GRANTS, expiresAt: Date.now() + ttlSec * 1000 });
+        const rooms = demoGrants(body.role);
+        const info = body.role ? { name, color, role: body.role } : { name, color };
+        const token = await auth.sign({ sub: user, rooms, info, ttlSec });
+        logger.debug({ user, role: body.role }, 'demo token issued');
+        sendJson(res, 200, { token, user, name, color, ...(body.role ? { role: body.role } : {}), rooms, expiresAt: Date.now() + ttlSec * 1000 });
         return true;
       }
       if (path === '/api/admin/stats') {
@@ -117,6 +126,10 @@ export function demoModule(server: AqueductServer, stats: NodeStatsSampler, file
         res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-cache', ...pageHeaders });
         res.end(req.method === 'HEAD' ? undefined : LANDING);
         return true;
+      }
+      if (path === '/live' || path === '/live/') {
+        if (config.demo) return files.serve(req, res, 'live.html', livePageHeaders);
+        throw new HttpError(404, 'NOT_FOUND', 'demo mode is off (start the server with --demo)');
       }
       if (path === '/admin' || path === '/admin/') return files.serve(req, res, 'admin.html', pageHeaders);
       if (path.startsWith('/build/') || /^\/[a-z0-9-]+\.(css|svg|ico|png|webmanifest)$/.test(path)) {

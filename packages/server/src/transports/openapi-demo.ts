@@ -1,5 +1,6 @@
 import type { Config } from '../config.js';
 import { MAX_TOKEN_BODY_BYTES } from './demo.js';
+import { LIVE_ROLES } from './demo-roles.js';
 import { apiKeyOnly, bodyErrors, errorResponse, headOf, json, noAuth, ref, type OpenApiFragment } from './openapi-common.js';
 
 
@@ -29,8 +30,11 @@ export function demoOpenApi(config: Config): OpenApiFragment {
   const root = staticFile('demoPage', 'The demo room page (demo mode), or a landing page saying demo mode is off', ['text/html'], {
     description: '`/index.html` is the same page. With demo mode off: a small HTML landing page (no ETag, never 304).',
   });
+  const live = staticFile('livePage', 'The live-stream room app (demo mode): `?role=host|cohost|viewer`, `?room=<slug>`, `?name=`', ['text/html'], {
+    description: '`/live/` is the same page. With demo mode off: 404 NOT_FOUND.',
+  });
   const admin = staticFile('adminPage', 'The admin dashboard page (its data needs the API key)', ['text/html'], { description: '`/admin/` is the same page.' });
-  const build = staticFile('demoBundle', 'Scripts of the demo and dashboard pages (`demo.js`, `admin.js` and their source maps)', ['text/javascript', 'application/json'], {
+  const build = staticFile('demoBundle', 'Scripts of the demo, live-stream and dashboard pages (`demo.js`, `live.js`, `admin.js` and their source maps)', ['text/javascript', 'application/json'], {
     parameters: [{ name: 'file', in: 'path', required: true, schema: { type: 'string' }, example: 'demo.js' }],
     description: 'Any other name: no route (404).',
   });
@@ -42,6 +46,7 @@ export function demoOpenApi(config: Config): OpenApiFragment {
     tags: [{ name: 'demo', description: 'The demo app (demo mode only, `--demo`), the admin dashboard and their assets.' }],
     paths: {
       '/': { get: root, head: headOf(root) },
+      '/live': { get: live, head: headOf(live) },
       '/admin': { get: admin, head: headOf(admin) },
       '/build/{file}': { get: build, head: headOf(build) },
       '/{asset}': { get: asset, head: headOf(asset) },
@@ -63,6 +68,7 @@ export function demoOpenApi(config: Config): OpenApiFragment {
                 user: { type: 'string', pattern: '^demo-[a-z0-9]{6,32}$', description: 'Reuse an id (the page keeps it in sessionStorage).' },
                 name: { type: 'string', minLength: 1, maxLength: 32, description: "Letters, digits, space, _ . ' -" },
                 color: { type: 'string', pattern: '^#[0-9a-fA-F]{6}$' },
+                role: { type: 'string', enum: [...LIVE_ROLES], description: 'A role of the live-stream app: adds its media grant on `demo:live-*` (host, cohost: publish and watch; viewer: watch only).' },
               },
             }),
           },
@@ -97,6 +103,7 @@ export function demoOpenApi(config: Config): OpenApiFragment {
         type: 'object', required: ['token', 'user', 'name', 'color', 'rooms', 'expiresAt'],
         properties: {
           token: { type: 'string' }, user: { type: 'string' }, name: { type: 'string' }, color: { type: 'string' },
+          role: { type: 'string', enum: [...LIVE_ROLES], description: 'Present when one was asked for.' },
           rooms: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } }, description: 'The grants: `{ "demo:*": [...] }`.' },
           expiresAt: { type: 'integer', description: 'ms since epoch' },
         },
