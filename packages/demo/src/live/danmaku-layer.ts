@@ -4,8 +4,12 @@ import { el, safeColor } from '../dom.js';
 const LANES = 8;
 /** Lines on screen at once; the oldest is removed first when more arrive (a chat burst). */
 export const MAX_FLYING = 60;
-/** Seconds a line takes to cross; longer lines fly a little faster so lanes free up evenly. */
+/** Time a line takes to cross the stage. */
 const FLY_MS = 8000;
+/** A lane takes its next line once the previous one has flown this long (no overlap at the start). */
+const LANE_GAP_MS = 1600;
+/** Longest a line waits for a free lane; a burst beyond that is not flown (the chat list has it). */
+export const MAX_WAIT_MS = 6000;
 /** Longest text drawn (the chat list shows it whole). */
 const MAX_DRAWN_CHARS = 80;
 
@@ -29,10 +33,13 @@ export class DanmakuLayer {
     const now = performance.now();
     let lane = 0;
     for (let i = 1; i < LANES; i++) if (this.laneFreeAt[i] < this.laneFreeAt[lane]) lane = i;
-    // A lane is reusable once the previous line has moved a third of the way in.
-    this.laneFreeAt[lane] = Math.max(now, this.laneFreeAt[lane]) + FLY_MS / 3;
+    // In a burst every lane is taken: the line waits (off stage, right) for the lane that frees first.
+    const startAt = Math.max(now, this.laneFreeAt[lane]);
+    if (startAt - now > MAX_WAIT_MS) return;
+    this.laneFreeAt[lane] = startAt + LANE_GAP_MS;
     const shown = text.length > MAX_DRAWN_CHARS ? `${text.slice(0, MAX_DRAWN_CHARS - 1)}…` : text;
-    const node = el('span', { class: mine ? 'danmaku mine' : 'danmaku', style: `top:${4 + lane * (88 / LANES)}%;--who:${safeColor(color, '#ffffff')};--fly-ms:${FLY_MS}ms` }, shown);
+    const style = `top:${4 + lane * (88 / LANES)}%;--who:${safeColor(color, '#ffffff')};--fly-ms:${FLY_MS}ms;animation-delay:${Math.round(startAt - now)}ms`;
+    const node = el('span', { class: mine ? 'danmaku mine' : 'danmaku', style }, shown);
     node.addEventListener('animationend', () => node.remove(), { once: true });
     this.layer.append(node);
     while (this.layer.childElementCount > MAX_FLYING) this.layer.firstElementChild?.remove();

@@ -105,7 +105,7 @@ export class Leaderboard {
 
   private render(b: BoardUpdate): void {
     const leaders = [...b.leaders].filter((l) => typeof l?.name === 'string' && typeof l.score === 'number').sort((x, y) => y.score - x.score).slice(0, MAX_LEADERS);
-    this.nodes.list.replaceChildren(...leaders.map((l) => el('li', {}, el('span', { class: 'name' }, l.name.slice(0, 32)), el('span', { class: 'score' }, l.score.toLocaleString()))));
+    this.nodes.list.replaceChildren(...leaders.map((l, i) => el('li', {}, el('span', { class: 'name' }, el('span', { class: 'rank' }, `${i + 1}.`), ' ', l.name.slice(0, 32)), el('span', { class: 'score' }, l.score.toLocaleString()))));
     this.nodes.list.dataset.seq = String(b.seq);
     if (b.stock && typeof b.stock.left === 'number') {
       this.nodes.stock.textContent = b.stock.left.toLocaleString();

@@ -2,15 +2,15 @@ import type { AqueductClient, Room, RoomMessage } from '@aqueduct/client';
 import { el } from '../dom.js';
 import type { LiveLog } from './live-log.js';
 
-/** The reactions a viewer can send, and what floats up for each. */
-export const REACTIONS = { heart: '❤️', clap: '👏', fire: '🔥', party: '🎉' } as const;
-export type ReactionKind = keyof typeof REACTIONS;
+/** The reactions a viewer can send (live.css draws each as an icon). */
+export const REACTIONS = ['heart', 'star', 'fire', 'smile'] as const;
+export type ReactionKind = (typeof REACTIONS)[number];
 /** Reactions this page sends per second at most (a held-down button); extra clicks are ignored. */
 export const MAX_REACTIONS_PER_SEC = 8;
 /** Reaction icons floating at once; the oldest goes first. */
 const MAX_FLOATING = 40;
 
-const isKind = (k: unknown): k is ReactionKind => typeof k === 'string' && Object.hasOwn(REACTIONS, k);
+const isKind = (k: unknown): k is ReactionKind => typeof k === 'string' && (REACTIONS as readonly string[]).includes(k);
 
 /**
  * Reactions are volatile publications (event `react`): not stored, never replayed, and the first
@@ -61,7 +61,7 @@ export class Reactions {
     this.counter.textContent = `${this.received} reaction${this.received === 1 ? '' : 's'}`;
     if (document.hidden) return;
     const mine = m.from?.client === this.client.clientId;
-    const node = el('span', { class: 'reaction-float', style: `right:${(mine ? 4 : 8 + Math.random() * 22).toFixed(1)}%` }, REACTIONS[kind]);
+    const node = el('span', { class: 'reaction-float r-icon', 'data-kind': kind, style: `right:${(mine ? 4 : 8 + Math.random() * 22).toFixed(1)}%` });
     node.addEventListener('animationend', () => node.remove(), { once: true });
     this.layer.append(node);
     while (this.layer.childElementCount > MAX_FLOATING) this.layer.firstElementChild?.remove();
