@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { compressionSchema } from './compression-config.js';
 import { natsSchema } from './broker/nats-config.js';
+import { sfuSchema } from './sfu/sfu-config.js';
 
 /**
  * Server configuration. Sources, later wins: built-in defaults, config file (`--config` /
@@ -259,6 +260,8 @@ const configSchema = z.object({
   docs: docsSchema.prefault({}),
   /** permessage-deflate on `/ws` and `/yjs/:doc`; see README §Compression. */
   compression: compressionSchema.prefault({}),
+  /** Media through the Janus SFU; see README §Media (SFU). */
+  sfu: sfuSchema,
 }).strict();
 
 export type Config = z.infer<typeof configSchema>;
@@ -352,6 +355,10 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Json {
     ['AQUEDUCT_TURN_URLS', 'turn.urls', list],
     ['AQUEDUCT_STUN_URLS', 'turn.stunUrls', list],
     ['AQUEDUCT_TURN_TTL', 'turn.ttlSec', Number],
+    ['AQUEDUCT_JANUS_URL', 'sfu.janusUrl', String],
+    ['AQUEDUCT_JANUS_API_SECRET', 'sfu.apiSecret', String],
+    ['AQUEDUCT_JANUS_ADMIN_URL', 'sfu.adminUrl', String],
+    ['AQUEDUCT_JANUS_ADMIN_SECRET', 'sfu.adminSecret', String],
   ];
   for (const [name, path, conv] of map) {
     const raw = env[name];

@@ -14,5 +14,6 @@ export async function installBuiltinModules(server: AqueductServer): Promise<voi
   const docs = await import('./docs/install.js');
   docs.installDocs(server, await docs.configuredDocBackends(server, server.options.docs));
   (await import('./webrtc/webrtc-http.js')).installWebrtc(server);
+  (await import('./sfu/install.js')).installSfu(server);
   void server;
 }

@@ -14,6 +14,7 @@ import { Metrics } from './metrics.js';
 import { opsModule } from './transports/ops.js';
 import type { Presence } from './presence/presence.js';
 import type { Session } from './session.js';
+import type { SessionExtensions } from './sfu/media-hooks.js';
 import { WsBus } from './transports/ws.js';
 import type { InstallDocsOptions } from './docs/install.js';
 
@@ -62,6 +63,8 @@ export class AqueductServer {
   private readonly ownsHttp: boolean;
   private readonly bus: WsBus;
   private readonly sessions = new Set<Session>();
+  /** Request handlers of modules for the room bus (the SFU sets `media`). */
+  readonly extensions: SessionExtensions = {};
   private readonly modules: HttpModule[] = [];
   private readonly upgrades: UpgradeHandler[] = [];
   private readonly closers: Array<() => Promise<void>> = [];
@@ -88,7 +91,7 @@ export class AqueductServer {
       readiness: () => this.readiness(),
     };
     this.bus = new WsBus({
-      deps: { config: this.config, hub: this.hub, auth: this.auth, metrics: this.metrics, logger: this.logger, nodeId: this.nodeId },
+      deps: { config: this.config, hub: this.hub, auth: this.auth, metrics: this.metrics, logger: this.logger, nodeId: this.nodeId, extensions: this.extensions },
       onSession: (s) => sessions.add(s),
       onSessionClosed: (s) => sessions.delete(s),
     });

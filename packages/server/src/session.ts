@@ -14,6 +14,7 @@ import type { Metrics } from './metrics.js';
 import { TokenBucket } from './rate-limiter.js';
 import { SmallMap } from './small-map.js';
 import { meshJoinRefusal } from './webrtc/mesh.js';
+import type { SessionExtensions } from './sfu/media-hooks.js';
 import type { Transport } from './transport.js';
 
 /** A request failed with a reply error. */
@@ -45,6 +46,8 @@ export interface SessionDeps {
   metrics: Metrics;
   logger: Logger;
   nodeId: string;
+  /** Modules' request handlers (media: the SFU, sfu/). */
+  extensions?: SessionExtensions;
 }
 
 /** Approximate encoded size of a publication (its data as JSON plus the envelope). */
@@ -198,6 +201,11 @@ export class Session implements Subscriber {
       case 'presence': return this.presenceList(msg.room);
       case 'history': return this.history(msg.room, msg.since, msg.limit);
       case 'signal': return this.signal(msg.room, msg.to, msg.payload);
+      case 'media': {
+        const media = this.deps.extensions?.media;
+        if (!media) throw new ReplyError('UNAVAILABLE', 'media (SFU) is not configured on this server');
+        return media.request(this, msg);
+      }
     }
   }
 
@@ -465,6 +473,11 @@ export class Session implements Subscriber {
     this.write(typeof encoded === 'string' ? Buffer.from(encoded) : Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength), false);
   }
 
+  /** Sends a server-initiated message (media events of the SFU module). */
+  push(message: ServerMessage): void {
+    this.send(message);
+  }
+
   private reply(id: number, result: unknown): void {
     this.send({ t: 'reply', id, result });
   }
@@ -614,6 +627,7 @@ export class Session implements Subscriber {
     this.cleaned = true;
     const { hub, logger } = this.deps;
     hub.unregister(this);
+    this.deps.extensions?.media?.closed(this);
     for (const [room, state] of this.rooms) {
       hub.unsubscribe(room, this);
       if (state.member) hub.presenceLeave(room, this.member()).catch((err) => logger.warn({ err, room }, 'presence leave failed'));

@@ -1,0 +1,44 @@
+import type { AqueductServer } from '../server.js';
+import { JanusConnection } from './janus-connection.js';
+import { SfuMetrics } from './sfu-metrics.js';
+import { SfuService } from './sfu-service.js';
+
+/**
+ * Mounts the SFU module: `media` requests on the room bus go to `SfuService`; with `sfu.janusUrl`
+ * set, one Janus connection per node, the `sfu` readiness check (503 on `/readyz` while Janus is
+ * unreachable) and the `aqueduct_sfu_*` metrics. Without it, media requests answer UNAVAILABLE.
+ */
+export function installSfu(server: AqueductServer): void {
+  const cfg = server.config.sfu;
+  const logger = server.logger;
+  let service: SfuService | undefined;
+  const janus = cfg.janusUrl === undefined ? undefined : new JanusConnection({
+    url: cfg.janusUrl,
+    apiSecret: cfg.apiSecret,
+    requestTimeoutMs: cfg.requestTimeoutMs,
+    maxPendingRequests: cfg.maxPendingRequests,
+    keepaliveMs: cfg.keepaliveMs,
+    reconnectMinMs: cfg.reconnectMinMs,
+    reconnectMaxMs: Math.max(cfg.reconnectMinMs, cfg.reconnectMaxMs),
+  }, {
+    up: () => undefined,
+    down: (reason) => {
+      metrics.errors.inc({ code: 'JANUS_DOWN' });
+      service?.onJanusDown(reason);
+    },
+    event: (msg) => service?.onJanusEvent(msg),
+    rtt: (ms, request) => metrics.janusRtt.observe({ request }, ms / 1000),
+  }, logger.child({ module: 'sfu' }));
+  service = new SfuService(cfg, janus, logger.child({ module: 'sfu' }));
+  const s = service;
+  const metrics = new SfuMetrics(server.metrics.registry, () => s.stats());
+  service.metrics = metrics;
+  server.extensions.media = service;
+  if (!janus) return;
+  server.addHealth('sfu', () => janus.isUp ? { ok: true } : { ok: false, detail: `janus unreachable: ${janus.downReason}` });
+  janus.start();
+  server.onClose(async () => {
+    await s.close();
+    janus.close();
+  });
+}
