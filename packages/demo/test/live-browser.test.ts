@@ -78,6 +78,8 @@ describe('live-stream room app in a real browser', () => {
     assert.equal(viewer.role, 'viewer');
     assert.equal(hostToken.role, 'host');
     assert.deepEqual(viewer.rooms['demo:*'], ['sub', 'pub', 'presence', 'signal']);
+    assert.deepEqual(viewer.rooms['demo:live-*'], ['media:subscribe']);
+    assert.deepEqual(hostToken.rooms['demo:live-*'], ['media']);
     const page = await fetch(`${ts.url}/live`);
     assert.equal(page.status, 200);
     assert.match(await page.text(), /build\/live\.js/);

@@ -15,9 +15,9 @@ export const LIVE_ROOM_PATTERN = 'demo:live-*';
 
 /** The media grant of each role on the live rooms. */
 const LIVE_MEDIA: Record<LiveRole, Permission[]> = {
-  host: [],
-  cohost: [],
-  viewer: [],
+  host: ['media'],
+  cohost: ['media'],
+  viewer: ['media:subscribe'],
 };
 
 export function isLiveRole(value: unknown): value is LiveRole {
@@ -26,6 +26,6 @@ export function isLiveRole(value: unknown): value is LiveRole {
 
 /** The grants of a demo token: the demo grants, plus the role's media grant on the live rooms. */
 export function demoGrants(role?: LiveRole): Record<string, Permission[]> {
-  if (!role || LIVE_MEDIA[role].length === 0) return DEMO_GRANTS;
+  if (!role) return DEMO_GRANTS;
   return { ...DEMO_GRANTS, [LIVE_ROOM_PATTERN]: LIVE_MEDIA[role] };
 }
