@@ -20,6 +20,8 @@ const MAX_DRAWN_CHARS = 80;
 export class DanmakuLayer {
   private readonly laneFreeAt: number[] = new Array<number>(LANES).fill(0);
   private enabled = true;
+  /** With reduced motion nothing flies: the chat list alone shows the lines. */
+  private readonly still = window.matchMedia('(prefers-reduced-motion: reduce)');
 
   constructor(private readonly layer: HTMLElement) {}
 
@@ -29,7 +31,7 @@ export class DanmakuLayer {
   }
 
   fly(text: string, color: string, mine: boolean): void {
-    if (!this.enabled || document.hidden) return;
+    if (!this.enabled || document.hidden || this.still.matches) return;
     const now = performance.now();
     let lane = 0;
     for (let i = 1; i < LANES; i++) if (this.laneFreeAt[i] < this.laneFreeAt[lane]) lane = i;
