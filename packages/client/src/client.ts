@@ -6,6 +6,7 @@ import { AqueductError } from './errors.js';
 import { Outbox } from './outbox.js';
 import { Room, type RoomOptions } from './room.js';
 import { PeerMesh, type PeerMeshOptions } from './peers.js';
+import { MediaSession, type MediaOptions } from './media.js';
 import { SocketLink } from './socket-link.js';
 import { subscribeEvents, type EventsHandlers, type EventsSubscription, type SubscribeEventsOptions } from './events.js';
 
@@ -58,6 +59,8 @@ export class AqueductClient extends Emitter<ClientEvents> {
   private readonly link: SocketLink;
   private readonly outbox: Outbox;
   private readonly rooms = new Map<string, Room<unknown>>();
+  /** Media sessions by room (SFU events are routed here). */
+  private readonly medias = new Map<string, MediaSession>();
   private readonly connection: RoomConnection;
   /** The final close's error, for rooms created after it (until a new connection). */
   private lastClose?: AqueductError;
@@ -77,11 +80,15 @@ export class AqueductClient extends Emitter<ClientEvents> {
         // Resend unacknowledged publishes first, in their original order, with their original ids.
         this.outbox.resendAll();
         for (const room of this.rooms.values()) room._rejoin();
+        for (const media of this.medias.values()) media._reconnected();
       },
-      dropped: () => { for (const room of this.rooms.values()) room._disconnected(); },
+      dropped: () => {
+        for (const room of this.rooms.values()) room._disconnected();
+        for (const media of this.medias.values()) media._dropped();
+      },
       disconnected: (info) => this.emit('disconnected', info),
       final: ({ code, reason }) => this.closeAll(new AqueductError('CLOSED', `connection closed: ${code} ${reason}`, false, { closeCode: code, closeReason: reason })),
-      message: (msg) => this.rooms.get(msg.room)?._receive(msg),
+      message: (msg) => msg.t === 'media' ? this.medias.get(msg.room)?._receive(msg) : this.rooms.get(msg.room)?._receive(msg),
       error: (err) => this.emit('error', err),
     });
     this.outbox = new Outbox(this.link, options.maxQueuedPublishes ?? 1000);
@@ -180,6 +187,24 @@ export class AqueductClient extends Emitter<ClientEvents> {
    */
   peers(room: string, options: PeerMeshOptions = {}): PeerMesh {
     return new PeerMesh(this.connection, this.room(room, { mesh: true }), options);
+  }
+
+  /**
+   * Audio/video for `room` (README §Media (SFU)): `await media.join()`, `await media.publish(stream)`,
+   * `track` / `trackremoved` events. One session per room; the mode (SFU, mesh, auto) is fixed by the
+   * first call.
+   */
+  media(room: string, options: MediaOptions = {}): MediaSession {
+    let media = this.medias.get(room);
+    if (!media) {
+      const session: MediaSession = new MediaSession(this.connection, room, options, {
+        mesh: () => this.peers(room, { iceServers: options.iceServers, RTCPeerConnection: options.RTCPeerConnection }),
+        forget: () => { if (this.medias.get(room) === session) this.medias.delete(room); },
+      });
+      media = session;
+      this.medias.set(room, media);
+    }
+    return media;
   }
 
   /**

@@ -9,5 +9,6 @@ export {
   subscribeEvents, eventsUrl, type EventsHandlers, type EventsSubscription, type EventsState, type EventMessage,
   type SubscribeEventsOptions, type EventSourceConstructor, type EventSourceLike,
 } from './events.js';
+export { MediaSession, type MediaOptions, type MediaSessionEvents, type MediaState, type MediaTrackInfo, type PublishOptions } from './media.js';
 export { backoffDelay, type BackoffOptions } from './backoff.js';
 export { CloseCodes, ErrorCodes, shouldReconnect, type Member, type Position, type Origin, type SseResetData, type SseReadyData } from '@aqueduct/protocol';

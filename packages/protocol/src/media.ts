@@ -43,7 +43,16 @@ export type MediaOp =
 export type MediaRequest = { t: 'media'; id: number; room: string } & MediaOp;
 
 /** Replies per op (PROTOCOL.md §Media (SFU)). */
-export interface MediaInfoResult { sfu: boolean; participants: number; meshMaxParticipants: number }
+export interface MediaInfoResult {
+  /** Whether the SFU is configured and reachable. */
+  sfu: boolean;
+  /** SFU participants of the room (on the answering node). */
+  participants: number;
+  /** Peer-mesh members of the room (presence entries with `mesh: true`). */
+  meshParticipants: number;
+  /** The server's `sfu.meshMaxParticipants` (mode `'auto'`). */
+  meshMaxParticipants: number;
+}
 export interface MediaJoinResult { feed: number; feeds: Feed[]; publish: boolean; subscribe: boolean }
 export interface MediaJsepResult { jsep?: Jsep; streams?: SubscribedStream[] }
 

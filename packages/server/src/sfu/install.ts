@@ -29,7 +29,13 @@ export function installSfu(server: AqueductServer): void {
     event: (msg) => service?.onJanusEvent(msg),
     rtt: (ms, request) => metrics.janusRtt.observe({ request }, ms / 1000),
   }, logger.child({ module: 'sfu' }));
-  service = new SfuService(cfg, janus, logger.child({ module: 'sfu' }));
+  service = new SfuService(cfg, janus, logger.child({ module: 'sfu' }), {
+    meshMembers: (room) => server.hub.members(room).then((ms) => ms.filter((m) => m.mesh === true).length, () => 0),
+    announceSfu: (room) => {
+      server.hub.publish(room, { sfu: true }, { volatile: true, event: 'aq.media' })
+        .catch((err: unknown) => logger.info({ err, room }, 'sfu announcement failed'));
+    },
+  });
   const s = service;
   const metrics = new SfuMetrics(server.metrics.registry, () => s.stats());
   service.metrics = metrics;

@@ -27,6 +27,13 @@ interface Entry {
   gone: boolean;
 }
 
+/** What the SFU needs of the room bus: mesh membership (mode `'auto'`), and a way to tell mesh members. */
+export interface RoomAccess {
+  meshMembers(room: string): Promise<number>;
+  /** A volatile `aq.media` publication: SDK sessions in `'auto'` mode move from the mesh to the SFU. */
+  announceSfu(room: string): void;
+}
+
 const key = (clientId: string, room: string) => `${clientId}\u0000${room}`;
 
 /**
@@ -43,7 +50,12 @@ export class SfuService implements MediaHandler {
   private readonly roomCounts = new Map<string, number>();
   metrics?: SfuMetrics;
 
-  constructor(private readonly config: SfuConfig, private readonly janus: JanusConnection | undefined, private readonly logger: Logger) {}
+  constructor(
+    private readonly config: SfuConfig,
+    private readonly janus: JanusConnection | undefined,
+    private readonly logger: Logger,
+    private readonly room: RoomAccess,
+  ) {}
 
   stats(): SfuStats {
     let publishers = 0;
@@ -86,7 +98,10 @@ export class SfuService implements MediaHandler {
     const sub = canMedia(user, 'subscribe', room);
     if (!pub && !sub) throw new ReplyError('PERMISSION_DENIED', `no media permission for ${room}`);
     if (msg.op === 'info') {
-      return { sfu: this.janus?.isUp === true, participants: this.roomCounts.get(room) ?? 0, meshMaxParticipants: this.config.meshMaxParticipants };
+      return {
+        sfu: this.janus?.isUp === true, participants: this.roomCounts.get(room) ?? 0,
+        meshParticipants: await this.room.meshMembers(room), meshMaxParticipants: this.config.meshMaxParticipants,
+      };
     }
     if (!this.janus) throw new ReplyError('UNAVAILABLE', 'media (SFU) is not configured on this server (sfu.janusUrl)');
     if (msg.op === 'join') return this.join(client, user, room, pub, sub);
@@ -158,6 +173,7 @@ export class SfuService implements MediaHandler {
         feeds = await participant.join(user.id, client.id);
       }
       if (entry.gone) throw new ReplyError('NOT_JOINED', 'left during join');
+      if (count === 0) this.room.announceSfu(room);
       return { feed: participant.feed, feeds: sub ? feeds : [], publish: pub, subscribe: sub };
     } catch (err) {
       if (this.entries.get(k) === entry) await this.remove(entry, true).catch(() => undefined);

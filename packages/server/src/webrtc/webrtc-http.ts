@@ -11,8 +11,11 @@ export const MAX_STATS_BODY_BYTES = 1024;
 /** Connection paths a client may report; the label values of `aqueduct_webrtc_connections_total`. */
 const PATHS = new Set(['relay', 'direct']);
 
+/** Users who may make WebRTC connections: the mesh (`signal`) and the SFU (`media`, `media:*`). */
+const RTC_PERMS = ['signal', 'media', 'media:publish', 'media:subscribe'] as const;
+
 function hasSignalAnywhere(user: User): boolean {
-  return user.superuser === true || user.grants.some((g) => g.perms.has('signal'));
+  return user.superuser === true || user.grants.some((g) => RTC_PERMS.some((p) => g.perms.has(p)));
 }
 
 /**
@@ -34,7 +37,7 @@ export function webrtcModule(ctx: ServerContext): HttpModule {
         const room = url.searchParams.get('room');
         if (room !== null) {
           if (!isValidRoomName(room)) throw new HttpError(400, 'INVALID_ROOM', 'invalid room name');
-          if (!can(user, 'signal', room)) throw new HttpError(403, 'PERMISSION_DENIED', `no signal permission for ${room}`);
+          if (!RTC_PERMS.some((p) => can(user, p, room))) throw new HttpError(403, 'PERMISSION_DENIED', `no signal or media permission for ${room}`);
         } else if (!hasSignalAnywhere(user)) {
           throw new HttpError(403, 'PERMISSION_DENIED', 'ICE servers are for users with the signal permission');
         }
