@@ -11,7 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from '@aqueduct/testkit';
+import { janusRooms, janusSessions, launchChromium, startJanus, type JanusHandle } from '@aqueduct/testkit';
 import { startTestServer, type TestServer } from '../../server/test/helpers.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -29,6 +29,9 @@ const FEED_COUNT = 15;
 interface ChatEntry { offset: number; nonce: string; text: string; user?: string; history: boolean }
 interface PageLog { chat: ChatEntry[]; board: Array<{ seq: number; offset: number }>; reactions: { sent: number; received: number; refused: number } }
 
+/** The page's media session (`window.live.media`, the SDK's MediaSession): its RTP stats. */
+interface MediaStats { stats(): Promise<{ publisher?: RTCStatsReport; subscriber?: RTCStatsReport } | undefined> }
+
 const logOf = (page: Page) => page.evaluate(() => {
   const l = (window as unknown as { live: { log: PageLog } }).live.log;
   return JSON.parse(JSON.stringify(l)) as PageLog;
@@ -36,6 +39,7 @@ const logOf = (page: Page) => page.evaluate(() => {
 
 describe('live-stream room app in a real browser', () => {
   let ts: TestServer;
+  let janus: JanusHandle;
   let browser: Browser;
   let host: Page;
   const viewers: Page[] = [];
@@ -57,7 +61,8 @@ describe('live-stream room app in a real browser', () => {
     const build = spawnSync(process.execPath, ['packages/demo/build.mjs'], { cwd: ROOT, encoding: 'utf8' });
     assert.equal(build.status, 0, `demo build failed:\n${build.stdout}\n${build.stderr}`);
     mkdirSync(SCREENSHOTS, { recursive: true });
-    ts = await startTestServer({ demo: true, apiKey: API_KEY });
+    janus = await startJanus();
+    ts = await startTestServer({ demo: true, apiKey: API_KEY, sfu: { janusUrl: janus.url, apiSecret: janus.apiSecret, adminUrl: janus.adminUrl, adminSecret: janus.adminSecret } });
     browser = await launchChromium(MEDIA_ARGS);
     host = await open('host', 'Hana');
     for (const name of ['Vic', 'Wes', 'Xia']) viewers.push(await open('viewer', name, { width: 1024, height: 700 }));
@@ -66,6 +71,7 @@ describe('live-stream room app in a real browser', () => {
   after(async () => {
     await browser?.close();
     await ts?.close();
+    await janus?.stop();
   });
 
   test('tokens carry the role: viewers may not publish media, hosts may', async () => {
@@ -83,6 +89,43 @@ describe('live-stream room app in a real browser', () => {
     const page = await fetch(`${ts.url}/live`);
     assert.equal(page.status, 200);
     assert.match(await page.text(), /build\/live\.js/);
+  });
+
+  test('the host\'s video reaches all three viewers through the SFU; viewers upload nothing', async () => {
+    // The host publishes the fake camera; the stage shows the local preview and the media session connects.
+    await host.locator('#media-badge[data-state="connected"]').waitFor(WAIT);
+    for (const [i, page] of viewers.entries()) {
+      await page.locator('#media-badge[data-state="connected"]').waitFor(WAIT);
+      // The host's tile: a video element that decodes frames from the SFU.
+      await page.waitForFunction(() => {
+        const v = document.querySelector<HTMLVideoElement>('#stage-tiles .tile.host video');
+        return !!v && v.videoWidth > 0 && v.getVideoPlaybackQuality().totalVideoFrames > 0;
+      }, undefined, WAIT);
+      const first = await page.evaluate(() => document.querySelector<HTMLVideoElement>('#stage-tiles .tile.host video')!.getVideoPlaybackQuality().totalVideoFrames);
+      // Frames keep coming (live video, not one frame).
+      await page.waitForFunction((n) => document.querySelector<HTMLVideoElement>('#stage-tiles .tile.host video')!.getVideoPlaybackQuality().totalVideoFrames > n + 5, first, WAIT);
+      const stats = await page.evaluate(async () => {
+        const { media } = (window as unknown as { live: { media: MediaStats } }).live;
+        const s = await media.stats();
+        // (No named inner functions: tsx would wrap them in a helper the page lacks.)
+        const out = [...(s?.publisher?.values() ?? [])].filter((x: { type: string; kind?: string }) => x.type === 'outbound-rtp' && x.kind === 'video');
+        const inb = [...(s?.subscriber?.values() ?? [])].filter((x: { type: string; kind?: string }) => x.type === 'inbound-rtp' && x.kind === 'video');
+        return { outboundVideo: out.length, framesDecoded: inb.reduce((n: number, x: { framesDecoded?: number }) => n + (x.framesDecoded ?? 0), 0) };
+      });
+      assert.equal(stats.outboundVideo, 0, `viewer ${i} uploads video`);
+      assert.ok(stats.framesDecoded > 0, `viewer ${i} decoded no frames (${JSON.stringify(stats)})`);
+      assert.equal(await page.locator('#stage-tiles video').count(), 1, `viewer ${i} shows one tile (the host)`);
+      assert.match((await page.locator('#stage-tiles .tile.host .tile-label').textContent()) ?? '', /Hana/);
+    }
+    // The host's own page: its preview, and one video upload whatever the audience.
+    const hostStats = await host.evaluate(async () => {
+      const { media } = (window as unknown as { live: { media: MediaStats } }).live;
+      const s = await media.stats();
+      return [...(s?.publisher?.values() ?? [])].filter((x: { type: string; kind?: string }) => x.type === 'outbound-rtp' && x.kind === 'video').length;
+    });
+    assert.equal(hostStats, 1);
+    assert.ok((await janusSessions(janus)).length >= 4, 'every page has a Janus session');
+    assert.equal((await janusRooms(janus)).length, 1, 'one Janus room for the live room');
   });
 
   test('danmaku: a burst of chat from two senders reaches every viewer in order, exactly once, and flies', async () => {
@@ -173,16 +216,32 @@ describe('live-stream room app in a real browser', () => {
     assert.equal(await late.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), true);
   });
 
-  test('screenshot of the app', async () => {
-    // Some danmaku and reactions in flight for the picture.
+  test('a co-host joins the stage; screenshot of a viewer\'s page', async () => {
+    // A co-host goes on stage, and a fresh viewer (desktop-sized) watches both.
+    const cohost = await open('cohost', 'Cora');
+    await cohost.locator('#media-badge[data-state="connected"]').waitFor(WAIT);
+    const zoe = await open('viewer', 'Zoe');
+    await zoe.waitForFunction(() => {
+      const videos = [...document.querySelectorAll<HTMLVideoElement>('#stage-tiles video')];
+      return videos.length === 2 && videos.every((v) => v.videoWidth > 0 && v.getVideoPlaybackQuality().totalVideoFrames > 0);
+    }, undefined, WAIT);
+    // The host's tile comes first; a viewer has no camera controls.
+    assert.match((await zoe.locator('#stage-tiles .tile').first().textContent()) ?? '', /Hana/);
+    assert.equal(await zoe.locator('#host-controls').isVisible(), false);
+    assert.equal(await cohost.locator('#host-controls').isVisible(), true);
+    // Let the picture settle (the SFU's bandwidth estimate ramps up over the first seconds).
+    await zoe.waitForFunction(() => [...document.querySelectorAll<HTMLVideoElement>('#stage-tiles video')].every((v) => v.getVideoPlaybackQuality().totalVideoFrames > 60), undefined, WAIT);
     await viewers[0].evaluate(() => {
       const live = (window as unknown as { live: { chat: { send(t: string): Promise<number> }; reactions: { send(k: string): boolean } } }).live;
       for (const t of ['what a goal!!', 'hello from Lisbon', 'first time here', 'encore!', 'can you show the mug again?']) void live.chat.send(t);
       for (const k of ['heart', 'heart', 'star', 'smile', 'heart', 'fire']) live.reactions.send(k);
     });
-    await host.locator('#danmaku-layer .danmaku', { hasText: 'can you show the mug again?' }).waitFor(WAIT);
-    await host.evaluate(() => { (document.activeElement as HTMLElement | null)?.blur(); window.scrollTo(0, 0); });
-    await host.screenshot({ path: `${SCREENSHOTS}live.png` });
+    await zoe.locator('#danmaku-layer .danmaku', { hasText: 'can you show the mug again?' }).waitFor(WAIT);
+    await zoe.locator('#reaction-layer .reaction-float').first().waitFor(WAIT);
+    await zoe.screenshot({ path: `${SCREENSHOTS}live.png` });
+    await cohost.context().close();
+    // The co-host left: the stage is back to the host alone.
+    await zoe.waitForFunction(() => document.querySelectorAll('#stage-tiles video').length === 1, undefined, WAIT);
   });
 
   test('no errors in any browser console', () => {

@@ -76,7 +76,8 @@ async function main(): Promise<void> {
   window.addEventListener('online', () => void tokens.token().then((t) => board.resume(t)));
   tokens.onToken((id) => board.setToken(id.token));
 
-  const stage = new Stage({ tiles: byId('stage-tiles'), badge: byId('media-badge'), status, sound: byId<HTMLButtonElement>('sound') }, createStageMedia(client, roomName), identity.user);
+  const media = createStageMedia(client, roomName);
+  const stage = new Stage({ tiles: byId('stage-tiles'), badge: byId('media-badge'), status, sound: byId<HTMLButtonElement>('sound') }, media, identity.user);
   const viewerCount = byId('viewer-count');
   room.on('presence', (members) => {
     stage.setMembers(members);
@@ -96,10 +97,11 @@ async function main(): Promise<void> {
     }
   }
   window.addEventListener('pagehide', () => void stage.leave());
-  void stage.start(publishing).catch((err: Error) => { status.textContent = `Video: ${err.message}`; });
+  // Media requests travel on the bus: start once the bus is up and the room joined.
+  void room.ready().then(() => stage.start(publishing)).catch((err: Error) => { status.textContent = `Video: ${err.message}`; });
 
   // For tests and the curious: the live objects of this page.
-  Object.assign(window as object, { live: { client, room, chat, reactions, board, stage, log, tokens, role } });
+  Object.assign(window as object, { live: { client, room, media, chat, reactions, board, stage, log, tokens, role } });
 }
 
 void main();

@@ -1,21 +1,10 @@
-import type { AqueductClient } from '@aqueduct/client';
-import type { StageMedia, StageTrack } from './stage.js';
+import type { AqueductClient, MediaSession } from '@aqueduct/client';
 
 /**
- * The stage's media session: the SDK's SFU session for the live room.
- * (Placeholder until `client.media` lands: reports that video is unavailable.)
+ * The stage's media session: the SDK's SFU session for the live room. Always the SFU, even for a
+ * small audience: a host uploads one stream however many watch, and viewers (`media:subscribe`)
+ * never upload anything.
  */
-export function createStageMedia(_client: AqueductClient, _room: string): StageMedia {
-  const stateListeners: Array<(s: string) => void> = [];
-  const unavailable = new Error('video is not available in this build');
-  return {
-    async join() { for (const l of stateListeners) l('unavailable'); throw unavailable; },
-    async publish() { throw unavailable; },
-    mute() {},
-    async leave() {},
-    on(event: string, fn: ((t: StageTrack) => void) | ((s: string) => void) | ((e: Error) => void)) {
-      if (event === 'state') stateListeners.push(fn as (s: string) => void);
-      return undefined;
-    },
-  };
+export function createStageMedia(client: AqueductClient, room: string): MediaSession {
+  return client.media(room, { mode: 'sfu' });
 }

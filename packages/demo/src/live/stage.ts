@@ -9,6 +9,7 @@ export interface StageTrack { userId: string; track: MediaStreamTrack; stream: M
  * publish the camera, receive everyone's tracks, mute, leave.
  */
 export interface StageMedia {
+  /** Rejects with an error whose `temporary` says whether trying again may help. */
   join(): Promise<void>;
   publish(stream: MediaStream): Promise<void>;
   mute(kind: 'audio' | 'video', muted: boolean): void;
@@ -22,6 +23,8 @@ export interface StageNodes { tiles: HTMLElement; badge: HTMLElement; status: HT
 
 /** Video tiles on the stage at most (host and co-hosts); more streams are not shown. */
 export const MAX_TILES = 4;
+/** Joins of the media session tried while they fail with a temporary error (SFU unreachable), 1 s doubling to 10 s apart. */
+export const MAX_JOIN_ATTEMPTS = 30;
 
 interface Tile { node: HTMLElement; video: HTMLVideoElement; label: HTMLElement; userId: string; local: boolean }
 
@@ -46,7 +49,18 @@ export class Stage {
 
   /** Joins the media session; `publish` (host, co-host) also sends the camera and microphone. */
   async start(publish: boolean): Promise<void> {
-    await this.media.join();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.media.join();
+        break;
+      } catch (err) {
+        const temporary = (err as { temporary?: unknown }).temporary === true;
+        if (!temporary || attempt >= MAX_JOIN_ATTEMPTS) throw err;
+        this.say(`Video: ${(err as Error).message}; retrying…`);
+        await new Promise((r) => setTimeout(r, Math.min(10_000, 1000 * 2 ** (attempt - 1))));
+      }
+    }
+    this.say('');
     if (!publish) return;
     let stream: MediaStream;
     try {
