@@ -124,6 +124,20 @@ describe('live-stream room app in a real browser', () => {
       return [...(s?.publisher?.values() ?? [])].filter((x: { type: string; kind?: string }) => x.type === 'outbound-rtp' && x.kind === 'video').length;
     });
     assert.equal(hostStats, 1);
+    // A viewer's token has media:subscribe only: even a page that tries to publish is refused.
+    const refused = await viewers[0].evaluate(async () => {
+      const { media } = (window as unknown as { live: { media: { publish(s: MediaStream): Promise<void> } } }).live;
+      const stream = await navigator.mediaDevices.getUserMedia({ video: true });
+      try {
+        await media.publish(stream);
+        return 'published';
+      } catch (err) {
+        return (err as { code?: string }).code ?? String(err);
+      } finally {
+        for (const t of stream.getTracks()) t.stop();
+      }
+    });
+    assert.equal(refused, 'PERMISSION_DENIED');
     assert.ok((await janusSessions(janus)).length >= 4, 'every page has a Janus session');
     assert.equal((await janusRooms(janus)).length, 1, 'one Janus room for the live room');
   });
