@@ -200,11 +200,30 @@ export class AqueductClient extends Emitter<ClientEvents> {
       const session: MediaSession = new MediaSession(this.connection, room, options, {
         mesh: () => this.peers(room, { iceServers: options.iceServers, RTCPeerConnection: options.RTCPeerConnection }),
         forget: () => { if (this.medias.get(room) === session) this.medias.delete(room); },
+        whenReady: (timeoutMs) => this.whenReady(timeoutMs),
       });
       media = session;
       this.medias.set(room, media);
     }
     return media;
+  }
+
+  /** Resolves once authenticated; rejects with DISCONNECTED after `timeoutMs`, CLOSED on a final close. */
+  private whenReady(timeoutMs: number): Promise<void> {
+    if (this.ready) return Promise.resolve();
+    if (this.link.state === 'closed') return Promise.reject(this.lastClose ?? new AqueductError('CLOSED', 'client is closed'));
+    return new Promise((resolve, reject) => {
+      const done = (err?: AqueductError) => {
+        clearTimeout(timer);
+        offConnected();
+        offState();
+        if (err) reject(err);
+        else resolve();
+      };
+      const timer = setTimeout(() => done(new AqueductError('DISCONNECTED', `not connected within ${timeoutMs} ms`, true)), timeoutMs);
+      const offConnected = this.on('connected', () => done());
+      const offState = this.on('state', (s) => { if (s === 'closed') done(this.lastClose ?? new AqueductError('CLOSED', 'client is closed')); });
+    });
   }
 
   /**

@@ -41,7 +41,11 @@ export class SfuMedia implements MediaBackend {
   }
 
   async publish(stream: MediaStream, opts: PublishOptions): Promise<void> {
-    this.closePub();
+    if (this.pub) {
+      // Replacing the stream: Janus takes a new offer only after the old one was unpublished.
+      this.closePub();
+      await this.host.request({ op: 'unpublish' });
+    }
     const pc = await this.newPc('publisher');
     this.pub = pc;
     for (const track of stream.getTracks()) {

@@ -17,7 +17,12 @@ export interface MediaSessionDeps {
   mesh(): PeerMesh;
   /** The session left: stop routing events to it. */
   forget(): void;
+  /** Resolves once the bus connection is authenticated (rejects after `timeoutMs` or on a final close). */
+  whenReady(timeoutMs: number): Promise<void>;
 }
+
+/** `join` waits this long for the bus connection. */
+const JOIN_CONNECT_TIMEOUT_MS = 30_000;
 
 const isTemporary = (err: unknown) => !(err instanceof AqueductError) || err.temporary || err.code === 'DISCONNECTED' || err.code === 'TIMEOUT';
 
@@ -74,6 +79,7 @@ export class MediaSession extends Emitter<MediaSessionEvents> {
     if (this.closed) throw new AqueductError('CLOSED', 'media session left');
     this.wanted = true;
     try {
+      await this.deps.whenReady(JOIN_CONNECT_TIMEOUT_MS);
       await this.connect(this.generation);
     } catch (err) {
       this.setState('failed');
@@ -84,7 +90,8 @@ export class MediaSession extends Emitter<MediaSessionEvents> {
   /** Publishes local tracks (audio and/or video of `stream`); kept and re-published after a re-join. */
   async publish(stream: MediaStream, opts: PublishOptions = {}): Promise<void> {
     this.local = { stream, opts: { simulcast: this.options.simulcast, ...opts } };
-    if (this.backend) await this.backend.publish(stream, this.local.opts);
+    // Before the session is connected, the join in progress publishes it (see connect).
+    if (this.backend && this.stateValue === 'connected') await this.backend.publish(stream, this.local.opts);
   }
 
   /** Stops publishing. */
@@ -168,7 +175,12 @@ export class MediaSession extends Emitter<MediaSessionEvents> {
     try {
       await backend.join();
       if (gen !== this.generation || this.closed) return;
-      if (this.local) await backend.publish(this.local.stream, this.local.opts);
+      // Publish what the app asked for, again if it changed while publishing.
+      let published: MediaSession['local'];
+      while (this.local && this.local !== published && gen === this.generation && !this.closed) {
+        published = this.local;
+        await backend.publish(published.stream, published.opts);
+      }
     } catch (err) {
       if (this.backend === backend) this.backend = undefined;
       backend.close();

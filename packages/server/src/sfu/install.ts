@@ -30,6 +30,7 @@ export function installSfu(server: AqueductServer): void {
     rtt: (ms, request) => metrics.janusRtt.observe({ request }, ms / 1000),
   }, logger.child({ module: 'sfu' }));
   service = new SfuService(cfg, janus, logger.child({ module: 'sfu' }), {
+    maxRoomsPerConnection: server.config.limits.maxRoomsPerConnection,
     meshMembers: (room) => server.hub.members(room).then((ms) => ms.filter((m) => m.mesh === true).length, () => 0),
     announceSfu: (room) => {
       server.hub.publish(room, { sfu: true }, { volatile: true, event: 'aq.media' })

@@ -118,11 +118,9 @@ export class SfuParticipant {
     return (Array.isArray(data.publishers) ? (data.publishers as Data[]) : []).map(feedOf).filter((f): f is Feed => f !== undefined);
   }
 
-  /** Publishes the client's offer; resolves with Janus's answer. */
-  async publish(offer: Jsep, simulcast: boolean): Promise<Jsep> {
-    const body: Data = { request: 'configure', audio: true, video: true };
-    void simulcast; // Janus reads simulcast from the offer's rids/SSRC groups
-    const r = await this.message(this.pubHandle, body, offer);
+  /** Publishes the client's offer; resolves with Janus's answer. Janus reads simulcast (rids) from the SDP. */
+  async publish(offer: Jsep): Promise<Jsep> {
+    const r = await this.message(this.pubHandle, { request: 'configure', audio: true, video: true }, offer);
     const answer = jsepOf(r);
     if (!answer) throw new JanusError(0, 'no SDP answer to the publish offer');
     this.publishing = true;
@@ -161,11 +159,15 @@ export class SfuParticipant {
     let r: JanusMessage;
     if (!this.subHandle) {
       const h = await this.janus.request({ janus: 'attach', session_id: this.sessionId, plugin: PLUGIN });
-      this.subHandle = h.data?.id as number;
-      r = await this.message(this.subHandle, {
-        request: 'join', ptype: 'subscriber', room: this.roomId,
-        streams: wanted.map((feed) => ({ feed })),
-      });
+      const handle = h.data?.id as number;
+      try {
+        r = await this.message(handle, { request: 'join', ptype: 'subscriber', room: this.roomId, streams: wanted.map((feed) => ({ feed })) });
+      } catch (err) {
+        // Not joined: the next subscribe starts over with a fresh handle.
+        void this.janus.request({ janus: 'detach', session_id: this.sessionId, handle_id: handle }).catch(() => undefined);
+        throw err;
+      }
+      this.subHandle = handle;
     } else {
       r = await this.message(this.subHandle, { request: 'update', subscribe: wanted.map((feed) => ({ feed })) });
     }

@@ -29,6 +29,8 @@ interface Entry {
 
 /** What the SFU needs of the room bus: mesh membership (mode `'auto'`), and a way to tell mesh members. */
 export interface RoomAccess {
+  /** `limits.maxRoomsPerConnection`: media rooms one connection may be in. */
+  maxRoomsPerConnection: number;
   meshMembers(room: string): Promise<number>;
   /** A volatile `aq.media` publication: SDK sessions in `'auto'` mode move from the mesh to the SFU. */
   announceSfu(room: string): void;
@@ -105,6 +107,10 @@ export class SfuService implements MediaHandler {
     }
     if (!this.janus) throw new ReplyError('UNAVAILABLE', 'media (SFU) is not configured on this server (sfu.janusUrl)');
     if (msg.op === 'join') return this.join(client, user, room, pub, sub);
+    // Grants first: a request the user may not make never reaches Janus, joined or not.
+    const need = (ok: boolean, what: string) => { if (!ok) throw new ReplyError('PERMISSION_DENIED', `no media:${what} permission for ${room}`); };
+    if (msg.op === 'publish' || msg.op === 'unpublish' || (msg.op === 'trickle' && msg.target === 'publisher')) need(pub, 'publish');
+    if (msg.op === 'subscribe' || msg.op === 'unsubscribe' || msg.op === 'start' || (msg.op === 'trickle' && msg.target === 'subscriber')) need(sub, 'subscribe');
     const entry = this.entries.get(key(client.id, room));
     if (msg.op === 'leave') {
       if (!entry) throw new ReplyError('NOT_JOINED', `not in the media room ${room}`);
@@ -113,27 +119,20 @@ export class SfuService implements MediaHandler {
     }
     const p = entry?.participant;
     if (!entry || !p) throw new ReplyError('NOT_JOINED', `join the media room ${room} first`);
-    const need = (ok: boolean, what: string) => { if (!ok) throw new ReplyError('PERMISSION_DENIED', `no media:${what} permission for ${room}`); };
     switch (msg.op) {
       case 'publish':
-        need(pub, 'publish');
-        return { jsep: await p.publish(msg.jsep, msg.simulcast === true) };
+        return { jsep: await p.publish(msg.jsep) };
       case 'unpublish':
-        need(pub, 'publish');
         await p.unpublish();
         return {};
       case 'subscribe':
-        need(sub, 'subscribe');
         return p.subscribe(msg.feeds);
       case 'unsubscribe':
-        need(sub, 'subscribe');
         return p.unsubscribe(msg.feeds);
       case 'start':
-        need(sub, 'subscribe');
         await p.start(msg.jsep);
         return {};
       case 'trickle':
-        need(msg.target === 'publisher' ? pub : sub, msg.target === 'publisher' ? 'publish' : 'subscribe');
         await p.trickle(msg.target, msg.candidates, msg.completed === true);
         return {};
     }
@@ -143,6 +142,8 @@ export class SfuService implements MediaHandler {
     const janus = this.janus as JanusConnection;
     const k = key(client.id, room);
     if (this.entries.has(k)) throw new ReplyError('ALREADY_JOINED', `already in the media room ${room}`);
+    const mine = this.byClient.get(client.id)?.size ?? 0;
+    if (mine >= this.room.maxRoomsPerConnection) throw new ReplyError('TOO_MANY_ROOMS', `at most ${this.room.maxRoomsPerConnection} media rooms per connection`);
     const count = this.roomCounts.get(room) ?? 0;
     if (count >= this.config.maxSubscribers) throw new ReplyError('MEDIA_FULL', `the media room ${room} has ${count} participants (sfu.maxSubscribers)`);
     if (count === 0 && this.roomCounts.size >= this.config.maxRooms) throw new ReplyError('MEDIA_FULL', `this node has ${this.roomCounts.size} media rooms (sfu.maxRooms)`);
@@ -156,7 +157,7 @@ export class SfuService implements MediaHandler {
     try {
       const push = (m: Record<string, unknown>) => client.push({ t: 'media', room, ...m } as ServerMessage);
       const participant = await SfuParticipant.create(janus, janusRoomId(room), {
-        feeds: (added, removed) => push({ ev: 'feeds', added, removed }),
+        feeds: (added, removed) => { if (sub) push({ ev: 'feeds', added, removed }); },
         offer: (jsep, streams) => push({ ev: 'offer', jsep, streams }),
         hangup: (reason) => push({ ev: 'error', code: 'UNAVAILABLE', message: `the SFU closed the publisher connection: ${reason}` }),
       }, (p) => { entry.participant = p; this.bySession.set(p.sessionId, entry); });
