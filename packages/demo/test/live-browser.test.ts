@@ -125,7 +125,11 @@ describe('live-stream room app in a real browser', () => {
     });
     assert.equal(hostStats, 1);
     // A viewer's token has media:subscribe only: even a page that tries to publish is refused.
-    const refused = await viewers[0].evaluate(async () => {
+    // (A separate page: the SDK keeps a refused stream and re-publishes it on every re-join, so
+    // that session would fail at the next Janus restart — reported to the SDK's owners.)
+    const pia = await open('viewer', 'Pia');
+    await pia.locator('#media-badge[data-state="connected"]').waitFor(WAIT);
+    const refused = await pia.evaluate(async () => {
       const { media } = (window as unknown as { live: { media: { publish(s: MediaStream): Promise<void> } } }).live;
       const stream = await navigator.mediaDevices.getUserMedia({ video: true });
       try {
@@ -138,6 +142,7 @@ describe('live-stream room app in a real browser', () => {
       }
     });
     assert.equal(refused, 'PERMISSION_DENIED');
+    await pia.context().close();
     assert.ok((await janusSessions(janus)).length >= 4, 'every page has a Janus session');
     assert.equal((await janusRooms(janus)).length, 1, 'one Janus room for the live room');
   });
@@ -260,6 +265,27 @@ describe('live-stream room app in a real browser', () => {
     await cohost.context().close();
     // The co-host left: the stage is back to the host alone.
     await zoe.waitForFunction(() => document.querySelectorAll('#stage-tiles video').length === 1, undefined, WAIT);
+  });
+
+  test('Janus restarts mid-stream: the stage comes back on every viewer without a reload', async (t) => {
+    const frames = (page: Page) => page.evaluate(() => document.querySelector<HTMLVideoElement>('#stage-tiles .tile.host video')?.getVideoPlaybackQuality().totalVideoFrames ?? -1);
+    const watched = viewers.slice(0, 3);
+    // Every viewer's tile element is replaced when the track ends: mark the current ones.
+    for (const page of watched) await page.evaluate(() => document.querySelector('#stage-tiles .tile.host')?.setAttribute('data-before-restart', ''));
+    const startedAt = Date.now();
+    await janus.restart();
+    for (const [i, page] of watched.entries()) {
+      const why = () => page.evaluate(() => `badge=${document.getElementById('media-badge')?.dataset.state} status=${document.getElementById('page-status')?.textContent} tiles=${document.querySelectorAll('#stage-tiles .tile').length} before=${document.querySelectorAll('[data-before-restart]').length}`);
+      await page.waitForFunction(() => {
+        const tile = document.querySelector('#stage-tiles .tile.host');
+        const v = tile?.querySelector('video');
+        return !!tile && !tile.hasAttribute('data-before-restart') && !!v && v.videoWidth > 0 && v.getVideoPlaybackQuality().totalVideoFrames > 0;
+      }, undefined, { timeout: 60_000 }).catch(async (err: Error) => { throw new Error(`viewer ${i}: ${await why()}: ${err.message}`); });
+      const n = await frames(page);
+      await page.waitForFunction((k) => (document.querySelector<HTMLVideoElement>('#stage-tiles .tile.host video')?.getVideoPlaybackQuality().totalVideoFrames ?? 0) > k + 5, n, WAIT);
+    }
+    t.diagnostic(`host video back on ${watched.length} viewers ${Date.now() - startedAt} ms after the Janus restart began`);
+    assert.equal(await host.locator('#media-badge').getAttribute('data-state'), 'connected');
   });
 
   test('no errors in any browser console', () => {
