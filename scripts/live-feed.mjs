@@ -15,23 +15,31 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-const { values: opts } = parseArgs({
-  options: {
-    url: { type: 'string', default: process.env.AQUEDUCT_URL ?? 'http://localhost:8787' },
-    room: { type: 'string', default: 'main' },
-    key: { type: 'string' },
-    'data-dir': { type: 'string', default: process.env.AQUEDUCT_DATA_DIR ?? './data' },
-    count: { type: 'string', default: '0' },
-    'interval-ms': { type: 'string', default: '1000' },
-    stock: { type: 'string', default: '500' },
-    retries: { type: 'string', default: '5' },
-    quiet: { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
+const USAGE = 'usage: node scripts/live-feed.mjs [--url URL] [--room SLUG] [--key KEY] [--data-dir DIR] [--count N] [--interval-ms MS] [--stock N] [--retries N] [--quiet]';
+let parsed;
+try {
+  parsed = parseArgs({
+    options: {
+      url: { type: 'string', default: process.env.AQUEDUCT_URL ?? 'http://localhost:8787' },
+      room: { type: 'string', default: 'main' },
+      key: { type: 'string' },
+      'data-dir': { type: 'string', default: process.env.AQUEDUCT_DATA_DIR ?? './data' },
+      count: { type: 'string', default: '0' },
+      'interval-ms': { type: 'string', default: '1000' },
+      stock: { type: 'string', default: '500' },
+      retries: { type: 'string', default: '5' },
+      quiet: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+} catch (err) {
+  console.error(`live-feed: ${err.message}\n${USAGE}`);
+  process.exit(2);
+}
+const opts = parsed.values;
 
 if (opts.help) {
-  console.log('usage: node scripts/live-feed.mjs [--url URL] [--room SLUG] [--key KEY] [--count N] [--interval-ms MS] [--stock N] [--retries N] [--quiet]');
+  console.log(USAGE);
   process.exit(0);
 }
 
