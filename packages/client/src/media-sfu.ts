@@ -53,12 +53,17 @@ export class SfuMedia implements MediaBackend {
       if (track.kind === 'video' && opts.simulcast) init.sendEncodings = SIMULCAST_ENCODINGS.map((e) => ({ ...e }));
       pc.addTransceiver(track, init);
     }
-    const offer = await pc.createOffer();
-    await pc.setLocalDescription(offer);
-    const r = await this.host.request({ op: 'publish', jsep: { type: 'offer', sdp: offer.sdp ?? '' }, simulcast: opts.simulcast === true }) as MediaJsepResult;
-    if (this.pub !== pc) return;
-    if (!r.jsep) throw new AqueductError('INTERNAL', 'the server sent no SDP answer');
-    await pc.setRemoteDescription(r.jsep);
+    try {
+      const offer = await pc.createOffer();
+      await pc.setLocalDescription(offer);
+      const r = await this.host.request({ op: 'publish', jsep: { type: 'offer', sdp: offer.sdp ?? '' }, simulcast: opts.simulcast === true }) as MediaJsepResult;
+      if (this.pub !== pc) return;
+      if (!r.jsep) throw new AqueductError('INTERNAL', 'the server sent no SDP answer');
+      await pc.setRemoteDescription(r.jsep);
+    } catch (err) {
+      if (this.pub === pc) this.closePub();
+      throw err;
+    }
   }
 
   async unpublish(): Promise<void> {

@@ -89,9 +89,17 @@ export class MediaSession extends Emitter<MediaSessionEvents> {
 
   /** Publishes local tracks (audio and/or video of `stream`); kept and re-published after a re-join. */
   async publish(stream: MediaStream, opts: PublishOptions = {}): Promise<void> {
-    this.local = { stream, opts: { simulcast: this.options.simulcast, ...opts } };
+    const local = { stream, opts: { simulcast: this.options.simulcast, ...opts } };
+    this.local = local;
     // Before the session is connected, the join in progress publishes it (see connect).
-    if (this.backend && this.stateValue === 'connected') await this.backend.publish(stream, this.local.opts);
+    if (!this.backend || this.stateValue !== 'connected') return;
+    try {
+      await this.backend.publish(stream, local.opts);
+    } catch (err) {
+      // Refused (MEDIA_FULL, PERMISSION_DENIED...): not published, so not re-published after a re-join.
+      if (this.local === local) this.local = undefined;
+      throw err;
+    }
   }
 
   /** Stops publishing. */
@@ -182,8 +190,9 @@ export class MediaSession extends Emitter<MediaSessionEvents> {
         await backend.publish(published.stream, published.opts);
       }
     } catch (err) {
+      // Joined but publishing failed (MEDIA_FULL...): leave, so the server holds nothing for us.
       if (this.backend === backend) this.backend = undefined;
-      backend.close();
+      await backend.leave().catch(() => backend.close());
       throw err;
     }
     if (gen !== this.generation || this.closed) return;

@@ -197,6 +197,8 @@ describe('OpenAPI document ⇄ the routes the server answers', () => {
     await call('POST /api/demo/token', '/api/demo/token', 400, { json: { color: 'blue' } });
     await call('GET /api/admin/stats', '/api/admin/stats', 200, { headers: asKey });
     await call('GET /api/admin/stats', '/api/admin/stats', 401, { headers: user });
+    await call('GET /api/admin/sfu', '/api/admin/sfu', 200, { headers: asKey });
+    await call('GET /api/admin/sfu', '/api/admin/sfu', 401, { headers: user });
 
     // CORS preflights: every /api/* path behind the CORS layer.
     for (const op of operations.keys()) {

@@ -40,7 +40,7 @@ describe('SFU grants and tokens', () => {
 
   before(async () => {
     janus = await startJanus();
-    ts = await startTestServer({ apiKey: API_KEY, sfu: { janusUrl: janus.url, apiSecret: janus.apiSecret } });
+    ts = await startTestServer({ apiKey: API_KEY, sfu: { janusUrl: janus.url, apiSecret: janus.apiSecret, adminUrl: janus.adminUrl, adminSecret: janus.adminSecret } });
   });
 
   after(async () => {
@@ -75,6 +75,10 @@ describe('SFU grants and tokens', () => {
     // The admin dashboard's report carries the SFU figures.
     const stats = await (await fetch(`${ts.url}/api/admin/stats`, { headers: { 'X-API-Key': API_KEY } })).json() as { nodes: Array<{ sfu?: unknown }> };
     assert.deepEqual(stats.nodes[0].sfu, { up: true, rooms: 1, publishers: 0, subscribers: 0 });
+    // GET /api/admin/sfu: the node's figures and Janus's session count (Admin API).
+    assert.equal((await fetch(`${ts.url}/api/admin/sfu`)).status, 401);
+    const sfu = await (await fetch(`${ts.url}/api/admin/sfu`, { headers: { 'X-API-Key': API_KEY } })).json() as Record<string, unknown>;
+    assert.deepEqual([sfu.up, sfu.rooms, sfu.participants, sfu.janusSessions], [true, 1, 2, 2]);
     await media(viewer, { op: 'leave' });
     await media(host, { op: 'leave' });
     assert.deepEqual(await janusSessions(janus), []);

@@ -97,9 +97,16 @@ describe('SFU media through Janus (Chromium, 6 pages)', () => {
     }
   });
 
-  test('after every page leaves, no Janus room or session remains (Admin API)', { timeout: 120_000 }, async () => {
+  test('a page that leaves ends its tracks on the others; after every page leaves, no Janus room or session remains (Admin API)', { timeout: 120_000 }, async () => {
     assert.ok((await janusSessions(h.janus)).length >= PAGES, 'sessions exist during the call');
-    for (const page of pages) await page.evaluate(() => (window as unknown as { media: { leave(): Promise<void> } }).media.leave());
+    const leave = (page: Page) => page.evaluate(() => (window as unknown as { media: { leave(): Promise<void> } }).media.leave());
+    // The first one out: everyone else sees its video end (trackremoved) and keeps decoding the other four.
+    await leave(pages[0]);
+    for (const page of pages.slice(1)) {
+      await page.waitForFunction(() => !(window as unknown as { liveVideo(): Array<{ userId: string }> }).liveVideo().some((t) => t.userId === 'user0'), undefined, { polling: 100, timeout: 60_000 });
+      await waitForVideo(page, PAGES - 2);
+    }
+    for (const page of pages.slice(1)) await leave(page);
     // Leaves are acknowledged after Janus destroyed the session (and the room with the last one).
     assert.deepEqual(await janusSessions(h.janus), []);
     assert.deepEqual(await janusRooms(h.janus), []);

@@ -39,9 +39,10 @@ describe('SFU simulcast and bus reconnect (Chromium)', () => {
     const r = await h.boot(extra, 'cohost', ROOM);
     assert.deepEqual([r.ok, r.code], [false, 'MEDIA_FULL'], r.message);
     assert.equal((await janusSessions(h.janus)).length, 3, 'joined, but not publishing');
+    assert.equal(await extra.evaluate(() => (window as unknown as { media: { state: string } }).media.state), 'connected');
     await extra.evaluate(() => (window as unknown as { media: { leave(): Promise<void> } }).media.leave());
-    await extra.close();
     assert.equal((await janusSessions(h.janus)).length, 2);
+    await extra.close();
   });
 
   test('after a bus reconnect the page re-joins the SFU (new connection id) and receives again; no Janus session leaks', { timeout: 300_000 }, async () => {

@@ -1,5 +1,8 @@
 import type { AqueductServer } from '../server.js';
 import { JanusConnection } from './janus-connection.js';
+import { sseHttpOf } from '../transports/sse-http.js';
+import { sfuAdminModule } from './sfu-admin.js';
+import { sfuOpenApi } from './sfu-openapi.js';
 import { SfuMetrics } from './sfu-metrics.js';
 import { SfuService } from './sfu-service.js';
 
@@ -41,6 +44,8 @@ export function installSfu(server: AqueductServer): void {
   const metrics = new SfuMetrics(server.metrics.registry, () => s.stats());
   service.metrics = metrics;
   server.extensions.media = service;
+  server.use(sfuAdminModule(server.context, () => s.stats()));
+  sseHttpOf(server)?.addOpenApi(sfuOpenApi());
   if (!janus) return;
   server.addHealth('sfu', () => janus.isUp ? { ok: true } : { ok: false, detail: `janus unreachable: ${janus.downReason}` });
   janus.start();

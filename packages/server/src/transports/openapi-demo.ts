@@ -123,6 +123,11 @@ export function demoOpenApi(config: Config): OpenApiFragment {
           messagesInPerSec: { type: 'number' }, messagesOutPerSec: { type: 'number' },
           messagesIn: { type: 'number' }, messagesOut: { type: 'number' },
           drops: { type: 'number' }, slowDisconnects: { type: 'number' }, docsLoaded: { type: 'number' }, sseStreams: { type: 'number' },
+          sfu: {
+            type: 'object', description: 'Media through the SFU on this node (README §Media (SFU)); absent without `sfu.janusUrl`.',
+            required: ['up', 'rooms', 'publishers', 'subscribers'],
+            properties: { up: { type: 'boolean' }, rooms: { type: 'integer' }, publishers: { type: 'integer' }, subscribers: { type: 'integer' } },
+          },
           series: {
             type: 'array', description: 'Recent samples, oldest first (at most `admin.statsSamples`).',
             items: { type: 'object', required: ['t', 'connections', 'inPerSec', 'outPerSec'], properties: { t: { type: 'integer' }, connections: { type: 'number' }, inPerSec: { type: 'number' }, outPerSec: { type: 'number' } } },
