@@ -232,6 +232,14 @@ describe('live-stream room app in a real browser', () => {
     await host.locator('#chat-input').fill('welcome, latecomer');
     await host.locator('#chat-input').press('Enter');
     await late.locator('#chat-log .chat-line:not(.history) .text', { hasText: 'welcome, latecomer' }).waitFor(WAIT);
+    // Every control is labelled (reaction buttons are icons: they carry aria-labels).
+    for (const page of [host, late]) {
+      const unlabelled = await page.evaluate(() => [
+        ...[...document.querySelectorAll('input')].filter((i) => i.labels?.length === 0 && !i.getAttribute('aria-label')).map((i) => `input#${i.id}`),
+        ...[...document.querySelectorAll('button')].filter((b) => !(b.textContent ?? '').trim() && !b.getAttribute('aria-label')).map((b) => `button#${b.id}`),
+      ]);
+      assert.deepEqual(unlabelled, []);
+    }
     // A phone-sized screen: one column, nothing wider than the viewport.
     assert.equal(await late.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), true);
   });
@@ -257,6 +265,13 @@ describe('live-stream room app in a real browser', () => {
       for (const k of ['heart', 'heart', 'star', 'smile', 'heart', 'fire']) live.reactions.send(k);
     });
     await zoe.locator('#danmaku-layer .danmaku', { hasText: 'can you show the mug again?' }).waitFor(WAIT);
+    // For the picture: wait until the lines are well on stage.
+    await zoe.waitForFunction(() => {
+      const stage = document.getElementById('stage')!.getBoundingClientRect();
+      const line = [...document.querySelectorAll('#danmaku-layer .danmaku')].find((n) => n.textContent === 'can you show the mug again?');
+      return !!line && line.getBoundingClientRect().left < stage.left + stage.width * 0.55;
+    }, undefined, WAIT);
+    await viewers[0].evaluate(() => { for (const k of ['heart', 'star', 'heart']) (window as unknown as { live: { reactions: { send(k: string): boolean } } }).live.reactions.send(k); });
     await zoe.locator('#reaction-layer .reaction-float').first().waitFor(WAIT);
     await zoe.screenshot({ path: `${SCREENSHOTS}live.png` });
     await cohost.context().close();
