@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { janusSessions } from '@aqueduct/testkit';
+import { janusSessions, waitForNoJanusLeftovers } from '@aqueduct/testkit';
 import { startSfuHarness, waitForVideo, type SfuHarness } from './sfu-browser.js';
 
 /**
@@ -47,5 +47,6 @@ describe('media mode auto (Chromium)', () => {
     assert.equal((await janusSessions(h.janus)).length, 3);
     for (const page of pages) await page.evaluate(() => (window as unknown as { media: { leave(): Promise<void> } }).media.leave());
     assert.deepEqual(await janusSessions(h.janus), []);
+    await waitForNoJanusLeftovers(h.janus);
   });
 });

@@ -159,3 +159,4 @@ export async function waitForVideo(page: Page, n: number, timeoutMs = SFU_WAIT_M
     await new Promise((r) => setTimeout(r, 250));
   }
 }
+

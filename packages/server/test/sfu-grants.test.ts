@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { AqueductError, type AqueductClient } from '@aqueduct/client';
-import { freePort, janusSessions, signToken, startJanus, type JanusHandle } from '@aqueduct/testkit';
+import { freePort, janusSessions, signToken, startJanus, waitForNoJanusLeftovers, type JanusHandle } from '@aqueduct/testkit';
 import { connectClient, rawSocket, startTestServer, TEST_SECRET, type TestServer } from './helpers.js';
 
 /** Issue 13, Done-means 2 (grants, tokens) and the SFU's failure answers (Janus down, not configured, bad input). */
@@ -41,6 +41,12 @@ describe('SFU grants and tokens', () => {
   before(async () => {
     janus = await startJanus();
     ts = await startTestServer({ apiKey: API_KEY, sfu: { janusUrl: janus.url, apiSecret: janus.apiSecret, adminUrl: janus.adminUrl, adminSecret: janus.adminSecret } });
+    // Ready once the server's Janus connection passed its probe.
+    const deadline = Date.now() + 10_000;
+    while ((await fetch(`${ts.url}/readyz`)).status !== 200) {
+      if (Date.now() > deadline) throw new Error('server never ready');
+      await new Promise((r) => setTimeout(r, 50));
+    }
   });
 
   after(async () => {
@@ -51,13 +57,14 @@ describe('SFU grants and tokens', () => {
 
   test('without a media grant: join, publish, subscribe and info answer PERMISSION_DENIED, and nothing reaches Janus', async () => {
     const c = await connect('nomedia', ['sub', 'pub', 'presence', 'signal']);
+    const creates = await janusRttCount(ts, 'create'); // the connection's own probe
     assert.equal(await code(media(c, { op: 'join' })), 'PERMISSION_DENIED');
     assert.equal(await code(media(c, { op: 'publish', jsep: OFFER })), 'PERMISSION_DENIED');
     assert.equal(await code(media(c, { op: 'subscribe', feeds: [1] })), 'PERMISSION_DENIED');
     assert.equal(await code(media(c, { op: 'start', jsep: ANSWER })), 'PERMISSION_DENIED');
     assert.equal(await code(media(c, { op: 'info' })), 'PERMISSION_DENIED');
     assert.deepEqual(await janusSessions(janus), []);
-    assert.equal(await janusRttCount(ts, 'create'), 0);
+    assert.equal(await janusRttCount(ts, 'create'), creates);
   });
 
   test('media:subscribe may watch but not publish; media:publish may send but not subscribe', async () => {
@@ -79,9 +86,10 @@ describe('SFU grants and tokens', () => {
     assert.equal((await fetch(`${ts.url}/api/admin/sfu`)).status, 401);
     const sfu = await (await fetch(`${ts.url}/api/admin/sfu`, { headers: { 'X-API-Key': API_KEY } })).json() as Record<string, unknown>;
     assert.deepEqual([sfu.up, sfu.rooms, sfu.participants, sfu.janusSessions], [true, 1, 2, 2]);
-    await media(viewer, { op: 'leave' });
-    await media(host, { op: 'leave' });
+    // Both leave at the same moment: each may still see the other in the room; the room goes anyway.
+    await Promise.all([media(viewer, { op: 'leave' }), media(host, { op: 'leave' })]);
     assert.deepEqual(await janusSessions(janus), []);
+    await waitForNoJanusLeftovers(janus);
   });
 
   test('a forged or expired token never reaches Janus', async () => {
@@ -140,6 +148,32 @@ describe('SFU unavailable', () => {
     } finally {
       c.close();
       await ts.close();
+    }
+  });
+
+  test('a wrong sfu.apiSecret: Janus counts as unreachable (UNAVAILABLE naming the secret, /readyz 503)', async () => {
+    const janus = await startJanus();
+    const ts = await startTestServer({ sfu: { janusUrl: janus.url, apiSecret: 'not-the-secret', reconnectMinMs: 50, reconnectMaxMs: 200 } });
+    const c = connectClient(ts.url, await ts.token('u', { 'live:*': ['sub', 'media'] }));
+    try {
+      await new Promise<void>((resolve) => c.once('connected', () => resolve()));
+      // Wait until the server has tried Janus once and been refused.
+      let body: { checks: Record<string, { ok: boolean; detail?: string }> } | undefined;
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline) {
+        const res = await fetch(`${ts.url}/readyz`);
+        body = await res.json() as typeof body;
+        if (res.status === 503 && /apiSecret/.test(body?.checks.sfu.detail ?? '')) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.match(body?.checks.sfu.detail ?? '', /sfu\.apiSecret/);
+      const err = await c.request('media', { room: ROOM, op: 'join' }).then(() => undefined, (e: unknown) => e as AqueductError);
+      assert.equal(err?.code, 'UNAVAILABLE');
+      assert.deepEqual(await janusSessions(janus), []);
+    } finally {
+      c.close();
+      await ts.close();
+      await janus.stop();
     }
   });
 

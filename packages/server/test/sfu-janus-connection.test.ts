@@ -44,6 +44,14 @@ describe('JanusConnection (scripted Janus)', () => {
     return conn;
   }
 
+  /** Answers the connection's probe (`create`, then `destroy` of that session). */
+  function probe(msg: Record<string, unknown>, ws: WebSocket): boolean {
+    if (msg.janus === 'create') ws.send(JSON.stringify({ janus: 'success', transaction: msg.transaction, data: { id: 1 } }));
+    else if (msg.janus === 'destroy' && msg.session_id === 1) ws.send(JSON.stringify({ janus: 'success', transaction: msg.transaction }));
+    else return false;
+    return true;
+  }
+
   async function up(conn: JanusConnection): Promise<void> {
     const deadline = Date.now() + 5000;
     while (!conn.isUp) {
@@ -79,11 +87,12 @@ describe('JanusConnection (scripted Janus)', () => {
   });
 
   test('a request without an answer fails after requestTimeoutMs; in-flight requests are bounded', async () => {
-    behaviour = () => undefined;
+    behaviour = probe;
     const conn = connect();
     conn.start();
     try {
       await up(conn);
+      behaviour = () => undefined;
       const t0 = Date.now();
       const pending = [1, 2, 3].map(() => conn.request({ janus: 'create' }));
       await assert.rejects(conn.request({ janus: 'create' }), (e: unknown) => e instanceof JanusUnavailableError && /too many/.test((e as Error).message));
@@ -94,8 +103,30 @@ describe('JanusConnection (scripted Janus)', () => {
     }
   });
 
+  test('a Janus that refuses the API secret is not up: the reason names the secret, and it keeps retrying', async () => {
+    behaviour = (msg, ws) => ws.send(JSON.stringify({ janus: 'error', transaction: msg.transaction, error: { code: 403, reason: 'Unauthorized request (wrong or missing secret/token)' } }));
+    let ups = 0;
+    const conn = connect({}, { up: () => ups++ });
+    const creates = () => received.filter((m) => m.janus === 'create').length;
+    const before = creates();
+    conn.start();
+    try {
+      const deadline = Date.now() + 5000;
+      while (creates() < before + 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(creates() >= before + 2, 'probes again after a refusal');
+      assert.equal(conn.isUp, false);
+      assert.equal(ups, 0);
+      assert.match(conn.downReason, /sfu\.apiSecret/);
+    } finally {
+      conn.close();
+    }
+  });
+
   test('keepalives for tracked sessions; a dropped socket fails pending requests, reports down, reconnects', async () => {
-    behaviour = (msg, ws) => { if (msg.janus === 'keepalive') ws.send(JSON.stringify({ janus: 'ack', transaction: msg.transaction })); };
+    behaviour = (msg, ws) => {
+      if (probe(msg, ws)) return;
+      if (msg.janus === 'keepalive') ws.send(JSON.stringify({ janus: 'ack', transaction: msg.transaction }));
+    };
     let downs = 0;
     let ups = 0;
     const conn = connect({ keepaliveMs: 1000, requestTimeoutMs: 5000 }, { up: () => ups++, down: () => downs++ });
@@ -106,11 +137,11 @@ describe('JanusConnection (scripted Janus)', () => {
       const before = received.filter((m) => m.janus === 'keepalive' && m.session_id === 77).length;
       await new Promise((r) => setTimeout(r, 1300));
       assert.ok(received.filter((m) => m.janus === 'keepalive' && m.session_id === 77).length > before, 'keepalive sent');
-      const hanging = conn.request({ janus: 'create' });
+      const hanging = conn.request({ janus: 'attach', session_id: 1 });
       for (const ws of sockets) ws.terminate();
       await assert.rejects(hanging, JanusUnavailableError);
       assert.equal(downs, 1);
-      await assert.rejects(conn.request({ janus: 'create' }), JanusUnavailableError);
+      await assert.rejects(conn.request({ janus: 'attach', session_id: 1 }), JanusUnavailableError);
       await up(conn);
       assert.equal(ups, 2);
     } finally {

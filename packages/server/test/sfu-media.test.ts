@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { janusRooms, janusSessions } from '@aqueduct/testkit';
+import { janusRooms, janusSessions, waitForNoJanusLeftovers } from '@aqueduct/testkit';
 import { mediaStats, startSfuHarness, waitForVideo, type SfuHarness } from './sfu-browser.js';
 
 /**
@@ -108,8 +108,9 @@ describe('SFU media through Janus (Chromium, 6 pages)', () => {
     }
     for (const page of pages.slice(1)) await leave(page);
     // Leaves are acknowledged after Janus destroyed the session (and the room with the last one).
-    assert.deepEqual(await janusSessions(h.janus), []);
-    assert.deepEqual(await janusRooms(h.janus), []);
+    assert.deepEqual(await janusSessions(h.janus), [], 'sessions end with the leaves');
+    const ms = await waitForNoJanusLeftovers(h.janus);
+    console.log(`# no Janus room or session ${ms} ms after the last leave`);
     const metrics = await (await fetch(`${h.ts.url}/metrics`)).text();
     assert.match(metrics, /^aqueduct_sfu_rooms\{[^}]*\} 0$/m);
   });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { janusRooms, janusSessions } from '@aqueduct/testkit';
+import { janusSessions, waitForNoJanusLeftovers } from '@aqueduct/testkit';
 import { mediaStats, startSfuHarness, waitForVideo, type SfuHarness } from './sfu-browser.js';
 
 /** Simulcast through Janus, a viewer without a camera, and re-joining after a bus reconnect (issue 13). */
@@ -64,7 +64,8 @@ describe('SFU simulcast and bus reconnect (Chromium)', () => {
     console.log(`# SFU re-join after a bus reconnect: viewer decoding again ${Date.now() - t0} ms after its new connection`);
     assert.equal((await janusSessions(h.janus)).length, 2);
     for (const page of [host, viewer]) await page.evaluate(() => (window as unknown as { media: { leave(): Promise<void> } }).media.leave());
-    assert.deepEqual(await janusSessions(h.janus), []);
-    assert.deepEqual(await janusRooms(h.janus), []);
+    assert.deepEqual(await janusSessions(h.janus), [], 'sessions end with the leaves');
+    const ms = await waitForNoJanusLeftovers(h.janus);
+    console.log(`# no Janus room or session ${ms} ms after the last leave`);
   });
 });

@@ -239,3 +239,18 @@ export async function janusRooms(janus: Pick<JanusHandle, 'url' | 'apiSecret'>):
   if (!data?.list) throw new Error(`videoroom list failed: ${JSON.stringify(r[2])}`);
   return data.list;
 }
+
+/**
+ * Waits until Janus holds no session and no room (README §Media (SFU): sessions go with the leave,
+ * an empty room at the latest about a second after its last participant left). Resolves with the ms it took.
+ */
+export async function waitForNoJanusLeftovers(janus: Pick<JanusHandle, 'url' | 'apiSecret' | 'adminUrl' | 'adminSecret'>, timeoutMs = 10_000): Promise<number> {
+  const t0 = Date.now();
+  for (;;) {
+    const sessions = await janusSessions(janus);
+    const rooms = sessions.length === 0 ? await janusRooms(janus) : [];
+    if (sessions.length === 0 && rooms.length === 0) return Date.now() - t0;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`Janus still holds ${sessions.length} sessions and rooms ${JSON.stringify(rooms.map((r) => [r.description, r.num_participants]))}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -77,14 +77,17 @@ export class JanusConnection {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private attempt = 0;
   private closed = false;
+  /** The socket is open (requests may be sent). */
   private open = false;
+  /** Janus accepted a request with our API secret on this socket. */
+  private verified = false;
   private lastError = 'not connected yet';
 
   constructor(private readonly opts: JanusConnectionOptions, private readonly on: JanusConnectionEvents, private readonly logger: Logger) {}
 
   /** Whether requests can be sent now. */
   get isUp(): boolean {
-    return this.open;
+    return this.open && this.verified;
   }
 
   /** Why the connection is down (for `/readyz`). */
@@ -151,10 +154,25 @@ export class JanusConnection {
     ws.on('open', () => {
       if (this.ws !== ws) return;
       this.open = true;
-      this.attempt = 0;
-      this.lastError = '';
-      this.logger.info({ url: this.opts.url }, 'connected to janus');
-      this.on.up();
+      // Up only once Janus accepts a request with our secret: a wrong `sfu.apiSecret` must show as
+      // "unreachable" (UNAVAILABLE, /readyz 503), not as errors on every client's request.
+      this.request({ janus: 'create' }).then(
+        (r) => {
+          if (this.ws !== ws) return;
+          void this.request({ janus: 'destroy', session_id: r.data?.id }).catch(() => undefined);
+          this.verified = true;
+          this.attempt = 0;
+          this.lastError = '';
+          this.logger.info({ url: this.opts.url }, 'connected to janus');
+          this.on.up();
+        },
+        (err: Error) => {
+          if (this.ws !== ws) return;
+          this.lastError = err instanceof JanusError ? `janus refused the API secret or the request (${err.message}); check sfu.apiSecret` : err.message;
+          this.logger.warn({ url: this.opts.url, reason: this.lastError }, 'janus connection not usable');
+          ws.terminate();
+        },
+      );
     });
     ws.on('message', (data) => this.onMessage(data.toString()));
     ws.on('error', (err) => {
@@ -163,8 +181,9 @@ export class JanusConnection {
     ws.on('close', () => {
       if (this.ws !== ws) return;
       this.ws = undefined;
-      const wasOpen = this.open;
+      const wasOpen = this.open && this.verified;
       this.open = false;
+      this.verified = false;
       this.sessions.clear();
       if (!this.lastError) this.lastError = 'connection closed';
       this.failAll(`the SFU connection dropped (${this.lastError})`);

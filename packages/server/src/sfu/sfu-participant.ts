@@ -205,6 +205,9 @@ export class SfuParticipant {
     this.closed = true;
     let destroyed = false;
     try {
+      // Leave explicitly first: Janus removes the participants of a destroyed session a moment
+      // later, so the last one out would still see the others listed.
+      if (this.feed) await this.message(this.pubHandle, { request: 'leave' }).catch(() => undefined);
       if (destroyRoomIfEmpty && this.feed && (await this.otherParticipants()) === 0) {
         await this.message(this.pubHandle, { request: 'destroy', room: this.roomId });
         destroyed = true;
@@ -216,6 +219,29 @@ export class SfuParticipant {
       await this.janus.request({ janus: 'destroy', session_id: this.sessionId }).catch(() => undefined);
     }
     return destroyed;
+  }
+
+  /**
+   * Destroys the Janus room if no one is in it, through a short-lived session of its own: the
+   * safety net for a room whose last participants left at the same moment (each saw the other).
+   */
+  static async sweepRoom(janus: JanusConnection, roomId: number): Promise<boolean> {
+    const s = await janus.request({ janus: 'create' });
+    const sessionId = s.data?.id as number;
+    try {
+      const h = await janus.request({ janus: 'attach', session_id: sessionId, plugin: PLUGIN });
+      const msg = (body: Data) => janus.request({ janus: 'message', session_id: sessionId, handle_id: h.data?.id, body });
+      const r = await msg({ request: 'listparticipants', room: roomId });
+      const list = r.plugindata?.data.participants;
+      if (!Array.isArray(list) || list.length > 0) return false;
+      await msg({ request: 'destroy', room: roomId });
+      return true;
+    } catch (err) {
+      if (err instanceof JanusError && err.code === VR_NO_SUCH_ROOM) return false;
+      throw err;
+    } finally {
+      await janus.request({ janus: 'destroy', session_id: sessionId }).catch(() => undefined);
+    }
   }
 
   /** An event of this participant's session (routed by session id). */

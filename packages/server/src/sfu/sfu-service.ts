@@ -36,6 +36,13 @@ export interface RoomAccess {
   announceSfu(room: string): void;
 }
 
+/** Janus core errors that mean "our side of Janus is not usable now" (wrong secret, session gone). */
+const JANUS_UNAUTHORIZED = 403;
+const JANUS_SESSION_NOT_FOUND = 458;
+
+/** Delay of the empty-room check after the last local participant left without destroying the room. */
+export const SWEEP_DELAY_MS = 1000;
+
 const key = (clientId: string, room: string) => `${clientId}\u0000${room}`;
 
 /**
@@ -50,6 +57,8 @@ export class SfuService implements MediaHandler {
   private readonly byClient = new Map<string, Set<string>>();
   private readonly bySession = new Map<number, Entry>();
   private readonly roomCounts = new Map<string, number>();
+  /** Pending empty-room checks (at most one per room, so at most `sfu.maxRooms` + rooms just left). */
+  private readonly sweeps = new Map<string, NodeJS.Timeout>();
   metrics?: SfuMetrics;
 
   constructor(
@@ -84,6 +93,9 @@ export class SfuService implements MediaHandler {
   private toReply(err: unknown): ReplyError {
     if (err instanceof ReplyError) return err;
     if (err instanceof JanusUnavailableError) return new ReplyError('UNAVAILABLE', err.message);
+    if (err instanceof JanusError && (err.code === JANUS_UNAUTHORIZED || err.code === JANUS_SESSION_NOT_FOUND)) {
+      return new ReplyError('UNAVAILABLE', `SFU: ${err.message}`);
+    }
     if (err instanceof JanusError) {
       const code: ErrorCode = err.code === VR_PUBLISHERS_FULL ? 'MEDIA_FULL'
         : err.code === VR_NO_SUCH_FEED || err.code === VR_NO_SUCH_ROOM ? 'NOT_FOUND' : 'BAD_REQUEST';
@@ -201,6 +213,27 @@ export class SfuService implements MediaHandler {
     if (!leaveJanus) return;
     const destroyed = await p.close(true);
     if (destroyed) this.logger.debug({ room: entry.room }, 'janus room destroyed');
+    else if (!this.roomCounts.has(entry.room)) this.scheduleSweep(entry.room);
+  }
+
+  /**
+   * The last local participant left but the room was not destroyed (others were still listed, e.g.
+   * leaving at the same moment, or on another node): check again after `SWEEP_DELAY_MS` and destroy
+   * it if it is empty then. At most one pending check per room; dropped if someone joins.
+   */
+  private scheduleSweep(room: string): void {
+    if (this.sweeps.has(room) || !this.janus) return;
+    const janus = this.janus;
+    const timer = setTimeout(() => {
+      this.sweeps.delete(room);
+      if (this.roomCounts.has(room) || !janus.isUp) return;
+      SfuParticipant.sweepRoom(janus, janusRoomId(room)).then(
+        (destroyed) => { if (destroyed) this.logger.debug({ room }, 'empty janus room destroyed by the sweep'); },
+        (err: unknown) => this.logger.info({ err, room }, 'janus room sweep failed'),
+      );
+    }, SWEEP_DELAY_MS);
+    timer.unref();
+    this.sweeps.set(room, timer);
   }
 
   closed(client: MediaClient): void {
@@ -239,6 +272,8 @@ export class SfuService implements MediaHandler {
 
   /** Server shutdown: leave Janus for every participant (destroys their sessions and empty rooms). */
   async close(): Promise<void> {
+    for (const t of this.sweeps.values()) clearTimeout(t);
+    this.sweeps.clear();
     await Promise.allSettled([...this.entries.values()].map((e) => this.remove(e, true)));
   }
 }
