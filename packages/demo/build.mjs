@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Bundles the demo page and the admin dashboard for the browser into packages/server/public/build/
+// Bundles the demo page, the whiteboard and the admin dashboard for the browser into packages/server/public/build/
 // (gitignored), next to the committed HTML and CSS in packages/server/public/. Run by `npm run build`
 // (and so by `npm start` and `npm test`); `--watch` rebuilds on change while developing.
 import { mkdirSync } from 'node:fs';
@@ -12,7 +12,7 @@ mkdirSync(outdir, { recursive: true });
 
 /** @type {import('esbuild').BuildOptions} */
 const options = {
-  entryPoints: { demo: here('src/demo.ts'), admin: here('src/admin.ts'), live: here('src/live/live.ts') },
+  entryPoints: { demo: here('src/demo.ts'), admin: here('src/admin.ts'), whiteboard: here('src/whiteboard/main.ts'), live: here('src/live/live.ts') },
   outdir,
   bundle: true,
   format: 'esm',
@@ -35,5 +35,5 @@ if (process.argv.includes('--watch')) {
 } else {
   const result = await esbuild.build({ ...options, metafile: true });
   const bytes = Object.values(result.metafile.outputs).filter((o) => !o.entryPoint?.endsWith('.map') && o.bytes).reduce((n, o) => n + o.bytes, 0);
-  console.log(`demo: bundled demo.js, admin.js and live.js (${Math.round(bytes / 1024)} KiB with maps) into packages/server/public/build/`);
+  console.log(`demo: bundled demo.js, admin.js, whiteboard.js and live.js (${Math.round(bytes / 1024)} KiB with maps) into packages/server/public/build/`);
 }

@@ -39,6 +39,7 @@ export class MediaSession extends Emitter<MediaSessionEvents> {
   private stateValue: MediaState = 'connecting';
   private local: { stream: MediaStream; opts: PublishOptions } | undefined;
   private wanted = false;
+  private joining: Promise<void> | undefined;
   private closed = false;
   private generation = 0;
   private attempt = 0;
@@ -75,16 +76,22 @@ export class MediaSession extends Emitter<MediaSessionEvents> {
   }
 
   /** Joins the room's media (SFU or mesh, per `mode`). Rejects with PERMISSION_DENIED, UNAVAILABLE, ... */
-  async join(): Promise<void> {
-    if (this.closed) throw new AqueductError('CLOSED', 'media session left');
-    this.wanted = true;
-    try {
-      await this.deps.whenReady(JOIN_CONNECT_TIMEOUT_MS);
-      await this.connect(this.generation);
-    } catch (err) {
-      this.setState('failed');
-      throw err;
-    }
+  join(): Promise<void> {
+    if (this.closed) return Promise.reject(new AqueductError('CLOSED', 'media session left'));
+    // Joined (or joining) already: the same outcome; re-joins after resets happen on their own.
+    this.joining ??= (async () => {
+      this.wanted = true;
+      try {
+        await this.deps.whenReady(JOIN_CONNECT_TIMEOUT_MS);
+        await this.connect(this.generation);
+      } catch (err) {
+        this.joining = undefined; // a failed join may be tried again
+        this.wanted = false;
+        this.setState('failed');
+        throw err;
+      }
+    })();
+    return this.joining;
   }
 
   /** Publishes local tracks (audio and/or video of `stream`); kept and re-published after a re-join. */

@@ -40,3 +40,9 @@ export async function recordVersion(doc: string, token: string, label: string | 
 export async function restoreVersion(doc: string, token: string, id: string): Promise<void> {
   await call('POST', `${base(doc)}/restore`, token, { version: id });
 }
+
+/** A version's content: JSON of every top-level shared type (`{ version, types, content }`). */
+export async function versionContent(doc: string, token: string, id: string): Promise<Record<string, unknown>> {
+  const r = await call<{ content?: Record<string, unknown> }>('GET', `${base(doc)}/versions/${encodeURIComponent(id)}`, token);
+  return r.content ?? {};
+}

@@ -87,6 +87,8 @@ export const DocCloseCodes = {
   PERMISSION_DENIED: { code: 4403, reason: 'permission denied' },
   /** Document or node at capacity, or the document could not be loaded / stored: retry later. */
   TRY_AGAIN_LATER: { code: 1013, reason: 'try again later' },
+  /** An unexpected server error while handling the connection's update (the client retries). */
+  INTERNAL_ERROR: { code: 1011, reason: 'internal error' },
   TOKEN_EXPIRED: CloseCodes.TOKEN_EXPIRED,
   SHUTDOWN: CloseCodes.SHUTDOWN,
   SLOW_CONSUMER: CloseCodes.SLOW_CONSUMER,

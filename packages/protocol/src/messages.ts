@@ -1,5 +1,5 @@
 import type { ErrorCode } from './codes.js';
-import type { MediaEvent, MediaRequest } from './media.js';
+import type { MediaEvent, MediaInfoResult, MediaJoinResult, MediaJsepResult, MediaRequest } from './media.js';
 import type { Position } from './position.js';
 
 /** WebSocket subprotocols. The first one the client offers that the server supports is used. */
@@ -102,7 +102,7 @@ export interface ResultMap {
   history: HistoryResult;
   signal: EmptyResult;
   /** Media (SFU) requests: the result depends on the op (PROTOCOL.md §Media (SFU)). */
-  media: unknown;
+  media: MediaInfoResult | MediaJoinResult | MediaJsepResult | EmptyResult;
 }
 
 export type Reply =

@@ -3,7 +3,8 @@ import { parseArgs } from 'node:util';
 import { Authenticator, parseDurationSec } from './auth/auth.js';
 import { parseGrantArg, type Permission } from './auth/grants.js';
 import { ConfigError, loadConfig } from './config.js';
-import { createServer, validatedConfig } from './server.js';
+import { validatedConfig } from './server.js';
+import { createServer } from './node.js';
 
 const USAGE = `Usage:
   aqueduct serve [--port N] [--host H] [--data-dir DIR] [--config FILE] [--demo] [--redis-url URL]

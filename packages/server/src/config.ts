@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { compressionSchema } from './compression-config.js';
+import { compressionSchema } from './ws/compression-config.js';
 import { natsSchema } from './broker/nats-config.js';
 import { sfuSchema } from './sfu/sfu-config.js';
 

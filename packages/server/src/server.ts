@@ -5,18 +5,25 @@ import type { Duplex } from 'node:stream';
 import { CloseCodes, isValidRoomName } from '@aqueduct/protocol';
 import { Authenticator } from './auth/auth.js';
 import type { Broker, PublishOutcome } from './broker/broker.js';
-import { loadConfig, parseConfig, type Config, type ConfigInput } from './config.js';
-import { Hub, type ServerPublishOptions } from './hub.js';
-import { HttpError, sendError } from './http-util.js';
-import type { HttpModule } from './http-module.js';
+import type { Config, ConfigInput } from './config.js';
+import type { HealthCheck, NodeHost, ServerContext, UpgradeHandler } from './context.js';
+import { Hub, type ServerPublishOptions } from './core/hub.js';
+import { dataBytes } from './core/publish-policy.js';
+import { HttpError, sendError } from './http/http-util.js';
+import type { HttpModule } from './http/http-module.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
-import { opsModule } from './transports/ops.js';
+import { opsModule } from './http/ops.js';
 import type { Presence } from './presence/presence.js';
-import type { Session } from './session.js';
-import type { SessionExtensions } from './sfu/media-hooks.js';
-import { WsBus } from './transports/ws.js';
+import type { Session } from './core/session.js';
+import type { SessionExtensions } from './core/session-extensions.js';
+import { WsBus } from './ws/ws.js';
 import type { InstallDocsOptions } from './docs/install.js';
+import type { DocsModule } from './docs/index.js';
+import type { StreamsHandle } from './http/api-mount.js';
+import type { OpenApiFragment } from './http/openapi-common.js';
+import { opsOpenApi } from './http/openapi-ops.js';
+import { websocketOpenApi } from './ws/openapi-websocket.js';
 
 export interface CreateServerOptions {
   /** Configuration: a validated Config, or input validated here (defaults + env are NOT applied; use loadConfig for that). */
@@ -29,29 +36,17 @@ export interface CreateServerOptions {
   presence?: Presence;
   /** Documents: a custom store, lifecycle hooks (onLoad to seed, onChange, onStore), a cross-node bus. */
   docs?: InstallDocsOptions;
+  /** Extra parts mounted after the built-in ones, in order (see node.ts). */
+  modules?: Array<(server: AqueductServer) => Promise<void> | void>;
 }
 
-/** Upgrade handlers for paths other than `/ws` (e.g. `/yjs/:doc`), registered by modules. */
-export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer, url: URL) => boolean;
-
-/** Everything modules need from the running server. */
-export interface ServerContext {
-  config: Config;
-  logger: Logger;
-  metrics: Metrics;
-  auth: Authenticator;
-  hub: Hub;
-  nodeId: string;
-  /** Open room-bus sessions on this node. */
-  sessions: ReadonlySet<Session>;
-  readiness(): Record<string, { ok: boolean; detail?: string }>;
-}
+export type { ServerContext, UpgradeHandler } from './context.js';
 
 /**
  * One Aqueduct node: HTTP server, room bus, and the modules (SSE, HTTP API, documents, WebRTC,
  * demo) mounted on it.
  */
-export class AqueductServer {
+export class AqueductServer implements NodeHost {
   readonly config: Config;
   readonly logger: Logger;
   readonly metrics: Metrics;
@@ -60,16 +55,22 @@ export class AqueductServer {
   readonly nodeId: string;
   readonly http: HttpServer;
   readonly context: ServerContext;
+  /** The SSE / long-poll / HTTP API part, once mounted (tests, the admin dashboard). */
+  streams?: StreamsHandle;
+  /** The documents part, once mounted (embedding apps: server-side reads, versions, restore). */
+  docs?: DocsModule;
   private readonly ownsHttp: boolean;
+  private readonly fragments: OpenApiFragment[] = [];
   private readonly bus: WsBus;
   private readonly sessions = new Set<Session>();
-  /** Request handlers of modules for the room bus (the SFU sets `media`). */
+  /** Parts' request handlers for the room bus (the SFU sets `media`). */
   readonly extensions: SessionExtensions = {};
   private readonly modules: HttpModule[] = [];
   private readonly upgrades: UpgradeHandler[] = [];
   private readonly closers: Array<() => Promise<void>> = [];
-  private readonly health: Array<[string, () => { ok: boolean; detail?: string }]> = [];
+  private readonly health: Array<[string, HealthCheck]> = [];
   private sweepTimer?: NodeJS.Timeout;
+  private readonly sweeps: Array<(now: number) => void> = [];
   private closing?: Promise<void>;
 
   constructor(readonly options: CreateServerOptions & { config: Config }, readonly broker: Broker, readonly presence: Presence) {
@@ -102,6 +103,16 @@ export class AqueductServer {
     this.addHealth('broker', () => broker.health());
     this.addHealth('presence', () => presence.health());
     this.use(opsModule(this.context));
+    this.addOpenApi(opsOpenApi());
+    this.addOpenApi(websocketOpenApi(this.config));
+  }
+
+  addOpenApi(fragment: OpenApiFragment): void {
+    this.fragments.push(fragment);
+  }
+
+  get openApiFragments(): readonly OpenApiFragment[] {
+    return this.fragments;
   }
 
   /** Mounts an HTTP module (checked in mount order). */
@@ -113,7 +124,12 @@ export class AqueductServer {
     this.upgrades.push(handler);
   }
 
-  addHealth(name: string, check: () => { ok: boolean; detail?: string }): void {
+  /** Adds a part's work to the node's one heartbeat sweep (e.g. `/yjs` pings). */
+  addSweep(fn: (now: number) => void): void {
+    this.sweeps.push(fn);
+  }
+
+  addHealth(name: string, check: HealthCheck): void {
     this.health.push([name, check]);
   }
 
@@ -185,14 +201,17 @@ export class AqueductServer {
     if (!isValidRoomName(room)) return Promise.reject(new Error(`invalid room name "${room}"`));
     // Clients can send at most maxMessageBytes per frame; hold the app to the same bound, so no
     // publication can exceed what every subscriber's outbound queue accepts.
-    const size = Buffer.byteLength(JSON.stringify(data, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) ?? '');
+    const size = dataBytes(data);
     if (size > this.config.limits.maxMessageBytes) {
       return Promise.reject(new Error(`publication of ${size} bytes exceeds limits.maxMessageBytes (${this.config.limits.maxMessageBytes})`));
     }
     return this.hub.publish(room, data, options);
   }
 
-  /** Starts the broker and the heartbeat sweep (and listens when the server is ours). */
+  /**
+   * Starts the broker and the node's one heartbeat sweep: room-bus sessions (ping, auth and token
+   * deadlines, idle rate buckets) and every part's sweep (`addSweep`).
+   */
   async start(): Promise<void> {
     await this.broker.start(this.hub);
     const { heartbeatIntervalMs, heartbeatTimeoutMs, authTimeoutMs } = this.config.limits;
@@ -200,6 +219,7 @@ export class AqueductServer {
     this.sweepTimer = setInterval(() => {
       const now = Date.now();
       for (const s of this.sessions) s.heartbeat(now);
+      for (const fn of this.sweeps) fn(now);
     }, sweepMs);
     this.sweepTimer.unref();
   }
@@ -265,37 +285,9 @@ function rejectUpgrade(socket: Duplex, status: number, text: string): void {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }
 
-/** Module installers run by `createServer`, in order; each may mount routes and upgrade handlers. */
-export type ServerModuleInstaller = (server: AqueductServer) => Promise<void> | void;
-const installers: ServerModuleInstaller[] = [];
-
-/** Registers a module installer for every server created afterwards (used by the built-in modules). */
-export function registerModule(installer: ServerModuleInstaller): void {
-  installers.push(installer);
-}
-
-/**
- * Creates and starts a node. With no `server` option it listens on `config.host:config.port`
- * (port 0 picks a free port); with `server`, it attaches to that HTTP server.
- */
-export async function createServer(options: CreateServerOptions = {}): Promise<AqueductServer> {
-  const parsed = isConfig(options.config) ? options.config : parseConfig(options.config ?? {});
-  // The node id is fixed before the backends start: Redis presence entries belong to it.
-  const config: Config = { ...parsed, nodeId: parsed.nodeId ?? randomBytes(4).toString('hex') };
-  const logger = options.logger ?? createLogger(config.logLevel);
-  const { createBackends } = await import('./backends.js');
-  const { broker, presence } = await createBackends(config, logger, options);
-  const server = new AqueductServer({ ...options, config, logger }, broker, presence);
-  const { installBuiltinModules } = await import('./modules.js');
-  await installBuiltinModules(server);
-  for (const install of installers) await install(server);
-  await server.start();
-  if (!options.server) await server.listen();
-  return server;
-}
-
 const CONFIG_MARK = Symbol.for('aqueduct.config');
-function isConfig(c: unknown): c is Config {
+/** Whether a config is already validated (loadConfig / validatedConfig output). */
+export function isConfig(c: unknown): c is Config {
   return typeof c === 'object' && c !== null && (c as Record<symbol, unknown>)[CONFIG_MARK] === true;
 }
 
@@ -304,5 +296,3 @@ export function validatedConfig(config: Config): Config {
   Object.defineProperty(config, CONFIG_MARK, { value: true, enumerable: false });
   return config;
 }
-
-export { loadConfig };

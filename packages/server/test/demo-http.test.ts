@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startRedis, type RedisHandle } from '@aqueduct/testkit';
-import { StaticFiles } from '../src/transports/static-files.js';
+import { StaticFiles } from '../src/http/static-files.js';
 import { connectClient, startTestServer, type TestServer } from './helpers.js';
 
 const API_KEY = 'demo-http-test-key-0123456789';
@@ -265,6 +265,26 @@ describe('static files', () => {
     for (const path of ['/../package.json', '/%2e%2e/package.json', '/build/..%2f..%2fpackage.json', '/.secret', '/build', '/missing.js', '/%E0%A4%A']) {
       const res = await fetch(`${url}${path}`);
       assert.equal(res.status, 404, path);
+    }
+  });
+});
+
+describe('the whiteboard page', () => {
+  test('served with a CSP in demo mode only', async () => {
+    const on = await startTestServer({ demo: true });
+    const off = await startTestServer({});
+    try {
+      const res = await fetch(`${on.url}/whiteboard`);
+      assert.equal(res.status, 200);
+      assert.match(await res.text(), /<script type="module" src="\/build\/whiteboard.js">/);
+      assert.match(res.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
+      assert.equal((await fetch(`${on.url}/whiteboard.css`)).status, 200);
+      const refused = await fetch(`${off.url}/whiteboard`);
+      assert.equal(refused.status, 404);
+      await refused.arrayBuffer();
+    } finally {
+      await on.close();
+      await off.close();
     }
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as Y from 'yjs';
-import { DocCloseCodes } from '../src/transports/yjs.js';
+import { DocCloseCodes } from '../src/docs/yjs.js';
 import { connectProvider, rawYjs, startDocsServer, synced, syncFrame, until, type DocsTestServer, type TestProvider } from './docs-helpers.js';
 
 describe('docs: grants on /yjs/:doc', () => {

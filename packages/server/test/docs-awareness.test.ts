@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as encoding from 'lib0/encoding';
 import type WebSocket from 'ws';
-import { DocCloseCodes } from '../src/transports/yjs.js';
+import { DocCloseCodes } from '../src/docs/yjs.js';
 import { connectProvider, rawYjs, startDocsServer, synced, until, type DocsTestServer, type TestProvider } from './docs-helpers.js';
 
 function awarenessFrame(entries: Array<[number, number, unknown]>): Uint8Array {

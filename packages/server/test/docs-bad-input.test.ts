@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import * as encoding from 'lib0/encoding';
 import * as Y from 'yjs';
 import { UpdateGuard, UpdateRejected, checkUpdate } from '../src/docs/update-validator.js';
-import { DocCloseCodes } from '../src/transports/yjs.js';
+import { DocCloseCodes } from '../src/docs/yjs.js';
 import { connectProvider, rawYjs, startDocsServer, synced, syncFrame, until, type DocsTestServer, type TestProvider } from './docs-helpers.js';
 
 /** An update whose second struct names a content type that does not exist: Y.applyUpdate throws. */

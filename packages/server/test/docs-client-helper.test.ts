@@ -4,7 +4,7 @@ import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { createDocProvider, yjsBaseUrl } from '@aqueduct/client/yjs';
 import type { WebsocketProvider } from 'y-websocket';
-import { DocCloseCodes } from '../src/transports/yjs.js';
+import { DocCloseCodes } from '../src/docs/yjs.js';
 import { startDocsServer, until, type DocsTestServer } from './docs-helpers.js';
 
 describe('client SDK: createDocProvider', () => {

@@ -8,7 +8,7 @@ import { SqliteDocStore } from '../src/docs/doc-store-sqlite.js';
 import type { DocStore } from '../src/docs/doc-store.js';
 import { createLogger } from '../src/logger.js';
 import { Metrics } from '../src/metrics.js';
-import { DocCloseCodes } from '../src/transports/yjs.js';
+import { DocCloseCodes } from '../src/docs/yjs.js';
 import { rawYjs, startDocsServer, until } from './docs-helpers.js';
 
 function update(fn: (d: Y.Doc) => void, base?: Y.Doc): Uint8Array {

@@ -7,12 +7,12 @@ import { Authenticator } from '../src/auth/auth.js';
 import { MemoryBroker } from '../src/broker/broker-memory.js';
 import type { PublishOptions } from '../src/broker/broker.js';
 import { parseConfig } from '../src/config.js';
-import { Hub, type Subscriber } from '../src/hub.js';
+import { Hub, type Subscriber } from '../src/core/hub.js';
 import { createLogger } from '../src/logger.js';
 import { Metrics } from '../src/metrics.js';
 import { MemoryPresence } from '../src/presence/presence-memory.js';
-import { TokenBucket } from '../src/rate-limiter.js';
-import { SmallMap } from '../src/small-map.js';
+import { TokenBucket } from '../src/core/rate-limiter.js';
+import { SmallMap } from '../src/core/small-map.js';
 
 describe('SmallMap', () => {
   test('behaves like a Map under random operations (order included)', () => {

@@ -189,6 +189,8 @@ describe('OpenAPI document ⇄ the routes the server answers', () => {
     await call('HEAD /admin', '/admin', 200);
     await call('GET /live', '/live?role=viewer', 200);
     await call('HEAD /live', '/live', 200);
+    await call('GET /whiteboard', '/whiteboard', 200);
+    await call('HEAD /whiteboard', '/whiteboard', 200);
     await call('GET /build/{file}', '/build/demo.js', 200);
     await call('HEAD /build/{file}', '/build/demo.js', 200);
     await call('GET /{asset}', '/style.css', 200);

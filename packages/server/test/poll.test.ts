@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { decodeCursor, encodeCursor, type PollEvent, type PollResult } from '@aqueduct/protocol';
-import { sseHttpOf } from '../src/transports/sse-http.js';
+import { sseHttpOf } from '../src/http/api-mount.js';
 import { startTestServer, until, type TestServer } from './helpers.js';
 import { RawSse, api } from './sse-helpers.js';
 

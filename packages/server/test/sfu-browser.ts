@@ -6,7 +6,7 @@
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchChromium, startJanus, type JanusHandle } from '@aqueduct/testkit';
-import type { HttpModule } from '../src/http-module.js';
+import type { HttpModule } from '../src/http/http-module.js';
 import { startTestServer, type TestServer } from './helpers.js';
 import { POLL_MS, WEBRTC_CHROMIUM_ARGS, sdkBundle } from './webrtc-browser.js';
 

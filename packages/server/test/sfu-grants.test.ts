@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { AqueductError, type AqueductClient } from '@aqueduct/client';
-import { freePort, janusSessions, signToken, startJanus, waitForNoJanusLeftovers, type JanusHandle } from '@aqueduct/testkit';
+import { freePort, janusRooms, janusSessions, signToken, startJanus, waitForNoJanusLeftovers, type JanusHandle } from '@aqueduct/testkit';
 import { connectClient, rawSocket, startTestServer, TEST_SECRET, type TestServer } from './helpers.js';
 
 /** Issue 13, Done-means 2 (grants, tokens) and the SFU's failure answers (Janus down, not configured, bad input). */
@@ -190,6 +190,38 @@ describe('SFU unavailable', () => {
     } finally {
       c.close();
       await ts.close();
+    }
+  });
+});
+
+describe('two Aqueduct nodes, one Janus', () => {
+  test('participants of both nodes share one Janus room; it is destroyed when the last one (on either node) leaves', async () => {
+    const janus = await startJanus();
+    const sfu = { janusUrl: janus.url, apiSecret: janus.apiSecret };
+    const [n1, n2] = [await startTestServer({ sfu }), await startTestServer({ sfu })];
+    const [a, b] = [connectClient(n1.url, await n1.token('a', { 'live:*': ['sub', 'media'] })), connectClient(n2.url, await n2.token('b', { 'live:*': ['sub', 'media'] }))];
+    try {
+      for (const c of [a, b]) await new Promise<void>((resolve) => { if (c.ready) resolve(); else c.once('connected', () => resolve()); });
+      for (const n of [n1, n2]) {
+        const deadline = Date.now() + 10_000;
+        while ((await fetch(`${n.url}/readyz`)).status !== 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      }
+      await a.request('media', { room: 'live:two-nodes', op: 'join' });
+      await b.request('media', { room: 'live:two-nodes', op: 'join' });
+      const rooms = await janusRooms(janus);
+      assert.deepEqual(rooms.map((r) => [r.description, r.num_participants]), [['live:two-nodes', 2]]);
+      // The first one out (node 1) leaves the room to the participant of node 2.
+      await a.request('media', { room: 'live:two-nodes', op: 'leave' });
+      assert.deepEqual((await janusRooms(janus)).map((r) => [r.description, r.num_participants]), [['live:two-nodes', 1]]);
+      // Node 2's participant goes away with its connection: the room goes too.
+      b.close();
+      await waitForNoJanusLeftovers(janus);
+    } finally {
+      a.close();
+      b.close();
+      await n1.close();
+      await n2.close();
+      await janus.stop();
     }
   });
 });

@@ -3,8 +3,8 @@ import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { EventSource } from 'eventsource';
 import { decodeCursor, encodeCursor, type SseMessageData } from '@aqueduct/protocol';
-import { sseHttpOf } from '../src/transports/sse-http.js';
-import { formatEvent } from '../src/transports/sse-format.js';
+import { sseHttpOf } from '../src/http/api-mount.js';
+import { formatEvent } from '../src/streams/sse-format.js';
 import { connectClient, startTestServer, until, type TestServer } from './helpers.js';
 import { RawSse, api } from './sse-helpers.js';
 

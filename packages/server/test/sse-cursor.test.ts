@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { decodeCursor, encodeCursor, type Position } from '@aqueduct/protocol';
-import { fastCursor } from '../src/transports/stream-events.js';
+import { fastCursor } from '../src/streams/stream-events.js';
 
 /** A seeded generator, so a failure names a reproducible case. */
 function rng(seed: number): () => number {

@@ -10,7 +10,7 @@
 import { build } from 'esbuild';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchChromium } from '@aqueduct/testkit';
-import type { HttpModule } from '../src/http-module.js';
+import type { HttpModule } from '../src/http/http-module.js';
 import { startTestServer, type TestServer } from './helpers.js';
 
 /**

@@ -7,9 +7,9 @@ import WebSocket from 'ws';
 import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
 import type { RoomMessage, WebSocketConstructor } from '@aqueduct/client';
-import { compressionSchema } from '../src/compression-config.js';
-import { FrameDeflater, framePayload } from '../src/transports/ws-deflate.js';
-import { binaryFrame, frameFor } from '../src/transports/ws-frame.js';
+import { compressionSchema } from '../src/ws/compression-config.js';
+import { FrameDeflater, framePayload } from '../src/ws/ws-deflate.js';
+import { binaryFrame, frameFor } from '../src/ws/ws-frame.js';
 import { connectClient, startTestServer, until, type TestServer } from './helpers.js';
 import { startDocsServer, type DocsTestServer } from './docs-helpers.js';
 

@@ -5,8 +5,8 @@ import type { Duplex } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import { WebSocket, WebSocketServer } from 'ws';
 import * as encoding from 'lib0/encoding';
-import { binaryFrame, framePayloadBytes } from '../src/transports/ws-frame.js';
-import { syncUpdateWire } from '../src/transports/yjs.js';
+import { binaryFrame, framePayloadBytes } from '../src/ws/ws-frame.js';
+import { syncUpdateWire } from '../src/docs/yjs.js';
 
 describe('binaryFrame', () => {
   let http: Server | undefined;

@@ -5,7 +5,7 @@ import type { EventEmitter } from 'node:events';
 import * as wsModule from 'ws';
 import type { WebSocket } from 'ws';
 import { jsonCodec, msgpackCodec } from '@aqueduct/protocol';
-import { Flusher, serverFrame, WsTransport } from '../src/transports/ws.js';
+import { Flusher, serverFrame, WsTransport } from '../src/ws/ws.js';
 
 /** A stand-in for a `ws` WebSocket: records every socket write; the transport only needs these members. */
 function fakeSocket() {

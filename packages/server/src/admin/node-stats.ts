@@ -1,8 +1,7 @@
 import type { Counter, Gauge } from 'prom-client';
-import type { Broker } from '../broker/broker.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import type { Hub } from '../hub.js';
+import type { Hub } from '../core/hub.js';
 
 /** One sample of a node's counters, taken every `admin.statsIntervalMs`. */
 export interface StatsSample {
@@ -45,7 +44,6 @@ export interface NodeStatsOptions {
   nodeId: string;
   hub: Hub;
   metrics: Metrics;
-  broker: Broker;
   logger: Logger;
   intervalMs: number;
   samples: number;
@@ -169,10 +167,9 @@ export class NodeStatsSampler {
     const report = await this.report();
     const { series: _series, ...summary } = report;
     void _series;
-    await this.opts.broker.publish(NODE_STATS_ROOM, { data: summary, event: 'node-stats' }, {
-      historySize: 64,
-      historyTtlMs: Math.max(10_000, this.opts.intervalMs * 5),
-      idempotencyTtlMs: 1000,
+    await this.opts.hub.publish(NODE_STATS_ROOM, summary, {
+      event: 'node-stats',
+      retention: { historySize: 64, historyTtlMs: Math.max(10_000, this.opts.intervalMs * 5), idempotencyTtlMs: 1000 },
     });
   }
 
@@ -184,7 +181,7 @@ export class NodeStatsSampler {
     const self = await this.report();
     const out: NodeStats[] = [self];
     try {
-      const page = await this.opts.broker.history(NODE_STATS_ROOM, { limit: 64 });
+      const page = await this.opts.hub.history(NODE_STATS_ROOM, { limit: 64 });
       const freshAfter = Date.now() - this.opts.intervalMs * 3;
       const seen = new Set([self.node]);
       for (const pub of [...page.publications].reverse()) {

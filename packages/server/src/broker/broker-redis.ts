@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
-import { failFastRedisOptions } from '../redis-options.js';
+import { failFastRedisOptions } from '../cluster/redis-options.js';
 import { Packr } from 'msgpackr';
-import type { Origin, Position, Publication } from '@aqueduct/protocol';
+import type { Position, Publication } from '@aqueduct/protocol';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import {
@@ -11,6 +11,9 @@ import {
   type HistoryQuery, type PublishInput, type PublishOptions, type PublishOutcome,
 } from './broker.js';
 import { HISTORY_LUA, POSITION_LUA, PUBLISH_LUA } from './broker-redis-scripts.js';
+import { decodePublication, encodeEphemeral, roomChannel, type Body } from './redis-wire.js';
+
+export { encodeEphemeral, roomChannel } from './redis-wire.js';
 
 /** Settings of the Redis broker; the defaults match `config.redis` (README §Configuration). */
 export interface RedisBrokerOptions {
@@ -43,8 +46,6 @@ interface RoomTrack {
   pending: Publication[];
 }
 
-interface Body { d: unknown; e?: string; f?: Origin }
-
 type Reply = Array<Buffer | number | null>;
 
 interface ScriptedRedis extends Redis {
@@ -54,18 +55,6 @@ interface ScriptedRedis extends Redis {
 }
 
 const newEpoch = () => randomBytes(6).toString('base64url');
-
-const wirePackr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
-
-/** The pub/sub channel of a room (shared with RedisPresence, which announces expired members on it). */
-export function roomChannel(prefix: string, room: string): string {
-  return `${prefix}{${room}}:c`;
-}
-
-/** An ephemeral message as it travels on a room channel. */
-export function encodeEphemeral(message: EphemeralMessage): Buffer {
-  return Buffer.concat([Buffer.from('e'), wirePackr.pack(message)]);
-}
 
 /** Turns any Redis client error into the broker's temporary error; the cause is kept. */
 function unavailable(err: unknown): BrokerUnavailableError {
@@ -225,7 +214,7 @@ export class RedisBroker implements Broker {
     const epoch = String(reply[0]);
     const publications: Publication[] = [];
     for (let i = 3; i + 1 < reply.length; i += 2) {
-      publications.push(this.decodePublication(epoch, Number(reply[i]), reply[i + 1] as Buffer));
+      publications.push(decodePublication(this.packr, epoch, Number(reply[i]), reply[i + 1] as Buffer));
     }
     return { epoch, offset: Number(reply[1]), recovered: Number(reply[2]) === 1, publications };
   }
@@ -279,14 +268,6 @@ export class RedisBroker implements Broker {
 
   // ------------------------------------------------------------------ incoming
 
-  private decodePublication(epoch: string, offset: number, body: Buffer): Publication {
-    const b = this.packr.unpack(body) as Body;
-    const pub: Publication = { epoch, offset, data: b.d };
-    if (b.e !== undefined) pub.event = b.e;
-    if (b.f !== undefined) pub.from = b.f;
-    return pub;
-  }
-
   private onMessage(channel: string, message: Buffer): void {
     const handler = this.handler;
     if (!handler) return;
@@ -307,7 +288,7 @@ export class RedisBroker implements Broker {
       const c2 = message.indexOf(0x3a, c1 + 1);
       const epoch = message.toString('utf8', 1, c1);
       const offset = Number(message.toString('latin1', c1 + 1, c2));
-      this.deliver(room, this.decodePublication(epoch, offset, message.subarray(c2 + 1)));
+      this.deliver(room, decodePublication(this.packr, epoch, offset, message.subarray(c2 + 1)));
     } catch (err) {
       this.logger?.error({ err, channel }, 'redis broker: undecodable message dropped');
     }

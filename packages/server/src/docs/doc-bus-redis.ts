@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { redisReconnectDelay } from '../redis-options.js';
+import { redisReconnectDelay } from '../cluster/redis-options.js';
 import { Packr } from 'msgpackr';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';

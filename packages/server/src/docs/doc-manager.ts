@@ -1,4 +1,3 @@
-import { Awareness } from 'y-protocols/awareness';
 import * as Y from 'yjs';
 import type { DocsConfig } from '../config.js';
 import type { Logger } from '../logger.js';
@@ -7,108 +6,10 @@ import type { DocBus, RemoteDocUpdate } from './doc-bus.js';
 import { revertUpdate } from './doc-content.js';
 import type { DocStore, DocVersion } from './doc-store.js';
 import { scanUpdateV1 } from './update-scan.js';
+import { APPLY_ORIGIN, DocsError, LiveDoc, REMOTE_ORIGIN, RESTORE_ORIGIN, applyCapturing, docFromStored, type DocHooks } from './live-doc.js';
+
+export { DocsError, LiveDoc, REMOTE_ORIGIN, RESTORE_ORIGIN, type DocHooks, type DocsErrorCode, type UpdateListener } from './live-doc.js';
 import { MAX_CLOCK, UpdateGuard, UpdateRejected, checkSize, checkUpdate } from './update-validator.js';
-
-/** Hooks for the embedding app. Errors thrown by onChange/onStore are logged and ignored. */
-export interface DocHooks {
-  /**
-   * Called once per load, before any client sees the document. `isNew` is true when the store had
-   * nothing for it: seed it here (changes made to `doc` are stored with author `system:seed`).
-   * Throwing fails the load: clients are refused and nothing is stored.
-   */
-  onLoad?(ctx: { name: string; doc: Y.Doc; isNew: boolean }): void | Promise<void>;
-  /** After an update was accepted, stored and broadcast. */
-  onChange?(ctx: { name: string; update: Uint8Array; author: string; seq: number }): void;
-  /** After something was written to the store: an update (`kind: 'update'`) or a compaction. */
-  onStore?(ctx: { name: string; kind: 'update' | 'snapshot'; seq: number }): void;
-}
-
-export type DocsErrorCode = 'TOO_MANY_DOCS' | 'LOAD_FAILED' | 'UNAVAILABLE' | 'NOT_FOUND';
-
-/** A document could not be provided (load failed, capacity, shutdown) or a version is unknown. */
-export class DocsError extends Error {
-  constructor(readonly code: DocsErrorCode, message: string) {
-    super(message);
-    this.name = 'DocsError';
-  }
-}
-
-/** Receives each accepted change of a loaded document: the update and the origin passed to submit. */
-export type UpdateListener = (update: Uint8Array, origin: unknown) => void;
-
-/** Origin of updates that came from another node. */
-export const REMOTE_ORIGIN = Symbol('remote');
-/** Origin of restore transactions. */
-export const RESTORE_ORIGIN = Symbol('restore');
-const APPLY_ORIGIN = Symbol('apply');
-
-/**
- * Whether none of an update is known to `doc`: nothing is pending in the document, and each
- * client's structs in the update (`starts`: `client, first clock` pairs) begin at the document's
- * clock for that client. False for an update without structs (a pure deletion).
- */
-function isFresh(doc: Y.Doc, starts: number[]): boolean {
-  if (starts.length === 0 || doc.store.pendingStructs !== null || doc.store.pendingDs !== null) return false;
-  for (let i = 0; i < starts.length; i += 2) {
-    if (Y.getState(doc.store, starts[i]) !== starts[i + 1]) return false;
-  }
-  return true;
-}
-
-/** A document loaded in memory. Only DocManager mutates it. */
-export class LiveDoc {
-  /** The current state. Replaced (never patched) when the document is rebuilt from the store. */
-  ydoc: Y.Doc;
-  /** Awareness of the clients connected to this document on this node. */
-  readonly awareness: Awareness;
-  refs = 0;
-  closed = false;
-  /** Updates in the log since the last snapshot, and their bytes (compaction thresholds). */
-  logCount: number;
-  logBytes: number;
-  /** Highest seq stored for this document, as far as this node knows. */
-  lastSeq: number;
-  /** Tail of the per-document work queue: updates are processed one at a time, in arrival order. */
-  queue: Promise<unknown> = Promise.resolve();
-  queued = 0;
-  /** A compaction is waiting in the queue. */
-  compactionQueued = false;
-  unloadTimer?: NodeJS.Timeout;
-  unsubscribeBus?: () => void;
-  private readonly listeners = new Set<UpdateListener>();
-  private readonly closeListeners = new Set<(reason: DocsError) => void>();
-
-  constructor(readonly name: string, ydoc: Y.Doc, stats: { logCount: number; logBytes: number; lastSeq: number }) {
-    this.ydoc = ydoc;
-    // A separate doc for awareness: the state doc may be replaced; awareness must outlive that.
-    this.awareness = new Awareness(new Y.Doc());
-    this.awareness.setLocalState(null);
-    this.logCount = stats.logCount;
-    this.logBytes = stats.logBytes;
-    this.lastSeq = stats.lastSeq;
-  }
-
-  onUpdate(fn: UpdateListener): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
-  }
-
-  /** Called when the document is taken out of memory while still in use (store failure, shutdown). */
-  onClose(fn: (reason: DocsError) => void): () => void {
-    this.closeListeners.add(fn);
-    return () => this.closeListeners.delete(fn);
-  }
-
-  emitUpdate(update: Uint8Array, origin: unknown): void {
-    for (const fn of [...this.listeners]) fn(update, origin);
-  }
-
-  emitClose(reason: DocsError): void {
-    for (const fn of [...this.closeListeners]) fn(reason);
-    this.closeListeners.clear();
-    this.listeners.clear();
-  }
-}
 
 export interface DocManagerDeps {
   store: DocStore;
@@ -369,27 +270,9 @@ export class DocManager {
    * the transaction, so already-known parts are neither stored nor sent.
    */
   private async applyToDoc(live: LiveDoc, update: Uint8Array, starts?: number[]): Promise<Uint8Array | null> {
-    const doc = live.ydoc;
-    if (starts !== undefined && isFresh(doc, starts)) {
-      try {
-        Y.applyUpdate(doc, update, APPLY_ORIGIN);
-      } catch (err) {
-        return this.applyFailed(live, err);
-      }
-      return update;
-    }
-    const parts: Uint8Array[] = [];
-    const capture = (u: Uint8Array, o: unknown) => { if (o === APPLY_ORIGIN) parts.push(u); };
-    doc.on('update', capture);
-    try {
-      Y.applyUpdate(doc, update, APPLY_ORIGIN);
-    } catch (err) {
-      return this.applyFailed(live, err);
-    } finally {
-      doc.off('update', capture);
-    }
-    if (parts.length === 0) return null;
-    return parts.length === 1 ? parts[0] : Y.mergeUpdates(parts);
+    const applied = applyCapturing(live.ydoc, update, starts);
+    if ('error' in applied) return this.applyFailed(live, applied.error);
+    return applied.changed;
   }
 
   /** An update threw while applied: the document is rebuilt from the store; nothing was stored or sent. */
@@ -405,11 +288,7 @@ export class DocManager {
   private async rebuild(live: LiveDoc): Promise<void> {
     try {
       const stored = await this.deps.store.load(live.name);
-      const doc = new Y.Doc();
-      doc.transact(() => {
-        if (stored.snapshot) Y.applyUpdate(doc, stored.snapshot);
-        for (const u of stored.updates) Y.applyUpdate(doc, u.update);
-      });
+      const doc = docFromStored(stored);
       const old = live.ydoc;
       live.ydoc = doc;
       live.logCount = stored.updates.length;

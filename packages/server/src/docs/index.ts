@@ -4,8 +4,8 @@ import type { Authenticator } from '../auth/auth.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { DocsHttp } from '../transports/docs-http.js';
-import { YjsTransport } from '../transports/yjs.js';
+import { DocsHttp } from './docs-http.js';
+import { YjsTransport } from './yjs.js';
 import type { DocBus } from './doc-bus.js';
 import { DocManager, type DocHooks } from './doc-manager.js';
 import { SqliteDocStore } from './doc-store-sqlite.js';
@@ -17,7 +17,7 @@ export type { DocStore, AuditEntry, DocVersion, DocVersionWithState, StoredDoc }
 export { SqliteDocStore } from './doc-store-sqlite.js';
 export type { DocBus, RemoteDocUpdate } from './doc-bus.js';
 export { MemoryDocBus } from './doc-bus-memory.js';
-export { DocCloseCodes } from '../transports/yjs.js';
+export { DocCloseCodes } from './yjs.js';
 
 /** Collaborative documents as mounted on a server: `/yjs/:doc` upgrades and `/api/docs/*` routes. */
 export interface DocsModule {
@@ -26,6 +26,8 @@ export interface DocsModule {
   /** Handles /api/docs/* ; resolves false when the path is not one of ours. */
   handleHttp(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean>;
   loadedCount(): number;
+  /** The `/yjs` part of the node's heartbeat sweep (pings, dead-connection cleanup). */
+  sweep(now: number): void;
   health(): { ok: boolean; detail?: string };
   /** Closes connections (SHUTDOWN), waits for queued updates, closes the store. */
   close(): Promise<void>;
@@ -70,6 +72,7 @@ export function createDocsModule(deps: DocsModuleDeps): DocsModule {
     handleUpgrade: (req, socket, head, docName) => yjs.handleUpgrade(req, socket, head, docName),
     handleHttp: (req, res, url) => http.handle(req, res, url),
     loadedCount: () => manager.loadedCount(),
+    sweep: (now) => yjs.sweep(now),
     health: () => (storeOk ? { ok: true, detail: `${manager.loadedCount()} documents loaded, ${yjs.connectionCount()} connections` } : { ok: false, detail: storeDetail }),
     close() {
       closing ??= (async () => {

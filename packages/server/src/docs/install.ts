@@ -1,15 +1,17 @@
 import type { Duplex } from 'node:stream';
-import type { AqueductServer } from '../server.js';
+import type { NodeHost } from '../context.js';
+import { docsOpenApi } from './openapi-docs.js';
 import { createDefaultDocStore, createDocsModule, type DocsModule } from './index.js';
 import type { DocBus } from './doc-bus.js';
 import type { DocHooks } from './doc-manager.js';
 import type { DocStore } from './doc-store.js';
 
-const mounted = new WeakMap<AqueductServer, DocsModule>();
+/** A node that holds its documents part once mounted (AqueductServer). */
+export type DocsHost = NodeHost & { docs?: DocsModule };
 
 /** The documents module mounted on a server, if any. */
-export function docsOf(server: AqueductServer): DocsModule | undefined {
-  return mounted.get(server);
+export function docsOf(server: { docs?: DocsModule }): DocsModule | undefined {
+  return server.docs;
 }
 
 export interface InstallDocsOptions {
@@ -29,20 +31,20 @@ function rejectUpgrade(socket: Duplex, status: number, text: string): void {
  * routes under `/api/docs/`, a `docs` health check, and a close hook that flushes and closes the
  * store. Idempotent per server.
  */
-export function installDocs(server: AqueductServer, opts: InstallDocsOptions = {}): DocsModule {
-  const existing = mounted.get(server);
-  if (existing) return existing;
+export function installDocs(server: DocsHost, opts: InstallDocsOptions = {}): DocsModule {
+  if (server.docs) return server.docs;
+  const { config, logger, metrics, auth, nodeId } = server.context;
   const docs = createDocsModule({
-    config: server.config,
-    logger: server.logger,
-    metrics: server.metrics,
-    auth: server.auth,
-    store: opts.store ?? createDefaultDocStore(server.config),
+    config,
+    logger,
+    metrics,
+    auth,
+    store: opts.store ?? createDefaultDocStore(config),
     hooks: opts.hooks,
     bus: opts.bus,
-    nodeId: server.nodeId,
+    nodeId,
   });
-  mounted.set(server, docs);
+  server.docs = docs;
   server.addUpgrade((req, socket, head, url) => {
     if (!url.pathname.startsWith('/yjs/')) return false;
     let name: string;
@@ -54,26 +56,8 @@ export function installDocs(server: AqueductServer, opts: InstallDocsOptions = {
   server.addHealth('docs', () => docs.health());
   const bus = opts.bus;
   if (bus?.health) server.addHealth('docbus', () => bus.health!());
+  server.addSweep((now) => docs.sweep(now));
   server.onClose(() => docs.close());
+  server.addOpenApi(docsOpenApi(config));
   return docs;
-}
-
-/**
- * The document backends the config asks for: DATABASE_URL selects PostgreSQL (else SQLite in the
- * data dir), REDIS_URL carries updates across nodes. Loaded on demand so a single node never loads
- * `pg` or `ioredis`. Explicit options win.
- */
-export async function configuredDocBackends(server: AqueductServer, opts: InstallDocsOptions = {}): Promise<InstallDocsOptions> {
-  const out: InstallDocsOptions = { ...opts };
-  if (!out.store && server.config.databaseUrl) {
-    const { PostgresDocStore } = await import('./doc-store-postgres.js');
-    out.store = PostgresDocStore.forConfig(server.config, server.logger);
-  }
-  if (!out.bus && server.config.redisUrl) {
-    const { RedisDocBus } = await import('./doc-bus-redis.js');
-    // With several Redis shards, document updates travel over the first one (README §Brokers).
-    const { splitUrls } = await import('../broker/shard-ring.js');
-    out.bus = new RedisDocBus({ url: splitUrls(server.config.redisUrl)[0], logger: server.logger, config: server.config });
-  }
-  return out;
 }

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { failFastRedisOptions } from '../redis-options.js';
+import { failFastRedisOptions } from '../cluster/redis-options.js';
 import type { Member } from '@aqueduct/protocol';
 import { BrokerUnavailableError } from '../broker/broker.js';
-import { encodeEphemeral, roomChannel } from '../broker/broker-redis.js';
+import { encodeEphemeral, roomChannel } from '../broker/redis-wire.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Presence } from './presence.js';

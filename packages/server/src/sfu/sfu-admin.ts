@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
-import type { HttpModule } from '../http-module.js';
-import { HttpError, isApiKeyRequest, sendJson } from '../http-util.js';
-import type { ServerContext } from '../server.js';
+import type { HttpModule } from '../http/http-module.js';
+import { HttpError, isApiKeyRequest, sendJson } from '../http/http-util.js';
+import type { ServerContext } from '../context.js';
 import type { SfuStats } from './sfu-metrics.js';
 
 /** One Admin API request on a fresh socket (`janus-admin-protocol`), bounded by `timeoutMs`. */

@@ -1,4 +1,4 @@
-import { apiKeyOnly, errorResponse, json, type OpenApiFragment } from '../transports/openapi-common.js';
+import { apiKeyOnly, errorResponse, json, type OpenApiFragment } from '../http/openapi-common.js';
 
 /** OpenAPI of the SFU module's HTTP route (its bus messages are in PROTOCOL.md §Media (SFU)). */
 export function sfuOpenApi(): OpenApiFragment {

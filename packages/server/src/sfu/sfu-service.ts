@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { ErrorCode, MediaJoinResult, MediaRequest, ServerMessage } from '@aqueduct/protocol';
+import type { ErrorCode, MediaJoinResult, MediaRequest, ResultMap, ServerMessage } from '@aqueduct/protocol';
 import { can, type User } from '../auth/grants.js';
 import type { Logger } from '../logger.js';
-import { ReplyError } from '../session.js';
+import { ReplyError } from '../core/session-outbound.js';
 import { JanusError, JanusUnavailableError, type JanusConnection, type JanusMessage } from './janus-connection.js';
-import type { MediaClient, MediaHandler } from './media-hooks.js';
+import type { MediaClient, MediaHandler } from '../core/session-extensions.js';
 import type { SfuConfig } from './sfu-config.js';
 import type { SfuMetrics, SfuStats } from './sfu-metrics.js';
 import { SfuParticipant, VR_NO_SUCH_FEED, VR_NO_SUCH_ROOM, VR_PUBLISHERS_FULL } from './sfu-participant.js';
@@ -78,7 +78,7 @@ export class SfuService implements MediaHandler {
     return { rooms: this.roomCounts.size, publishers, subscribers, participants: this.entries.size, up: this.janus?.isUp === true };
   }
 
-  async request(client: MediaClient, msg: MediaRequest): Promise<unknown> {
+  async request(client: MediaClient, msg: MediaRequest): Promise<ResultMap['media']> {
     try {
       return await this.handle(client, msg);
     } catch (err) {
@@ -104,7 +104,7 @@ export class SfuService implements MediaHandler {
     return new ReplyError('INTERNAL');
   }
 
-  private async handle(client: MediaClient, msg: MediaRequest): Promise<unknown> {
+  private async handle(client: MediaClient, msg: MediaRequest): Promise<ResultMap['media']> {
     const user = client.user;
     if (!user) throw new ReplyError('NOT_AUTHENTICATED');
     const { room } = msg;

@@ -1,15 +1,14 @@
 import { isValidRoomName } from '@aqueduct/protocol';
 import { can, type User } from '../auth/grants.js';
-import type { HttpModule } from '../http-module.js';
-import { authenticateRequest, HttpError, readJsonBody, sendJson } from '../http-util.js';
-import type { AqueductServer, ServerContext } from '../server.js';
+import type { HttpModule } from '../http/http-module.js';
+import { authenticateRequest, HttpError, readJsonBody, sendJson } from '../http/http-util.js';
+import type { ServerContext } from '../context.js';
+import { parseBody } from '../http/body.js';
 import { iceServersFor, turnConfigured } from './ice.js';
+import { statsBody } from './webrtc-bodies.js';
 
 /** Largest body of `POST /api/webrtc/stats` (a report is a few dozen bytes). */
 export const MAX_STATS_BODY_BYTES = 1024;
-
-/** Connection paths a client may report; the label values of `aqueduct_webrtc_connections_total`. */
-const PATHS = new Set(['relay', 'direct']);
 
 /** Users who may make WebRTC connections: the mesh (`signal`) and the SFU (`media`, `media:*`). */
 const RTC_PERMS = ['signal', 'media', 'media:publish', 'media:subscribe'] as const;
@@ -51,9 +50,7 @@ export function webrtcModule(ctx: ServerContext): HttpModule {
         if (req.method !== 'POST') throw new HttpError(405, 'BAD_REQUEST', 'use POST');
         const user = await authenticateRequest(req, url, auth, config.apiKey);
         if (!hasSignalAnywhere(user)) throw new HttpError(403, 'PERMISSION_DENIED', 'stats are for users with the signal permission');
-        const body = await readJsonBody(req, MAX_STATS_BODY_BYTES);
-        const path = typeof body === 'object' && body !== null ? (body as Record<string, unknown>).path : undefined;
-        if (typeof path !== 'string' || !PATHS.has(path)) throw new HttpError(400, 'BAD_REQUEST', "path must be 'relay' or 'direct'");
+        const { path } = parseBody(statsBody, await readJsonBody(req, MAX_STATS_BODY_BYTES));
         metrics.webrtcRelayed.inc({ path });
         logger.debug({ user: user.id, path }, 'webrtc connection reported');
         sendJson(res, 200, { ok: true });
@@ -62,13 +59,4 @@ export function webrtcModule(ctx: ServerContext): HttpModule {
       return false;
     },
   };
-}
-
-/** Mounts the WebRTC routes and warns about a half-configured TURN set-up. */
-export function installWebrtc(server: AqueductServer): void {
-  const { turn } = server.config;
-  if (Boolean(turn.secret) !== turn.urls.length > 0) {
-    server.logger.warn('TURN needs both AQUEDUCT_TURN_SECRET and AQUEDUCT_TURN_URLS; serving STUN only');
-  }
-  server.use(webrtcModule(server.context));
 }
