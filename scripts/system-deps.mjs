@@ -1,4 +1,4 @@
-// Installs the system services the tests start (redis-server, PostgreSQL, coturn, Chromium) when
+// Installs the system services the tests start (redis-server, nats-server, PostgreSQL, coturn, Chromium) when
 // they are missing and we may use apt-get (root). Tests start their own instances on free ports.
 import { execSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -9,6 +9,8 @@ const hasPostgres = () => existsSync('/usr/lib/postgresql') && execSync('ls /usr
 export function ensureSystemDeps() {
   const missing = [];
   if (!has('redis-server')) missing.push('redis-server');
+  if (!has('redis-cli')) missing.push('redis-tools'); // Redis Cluster tests: redis-cli --cluster create
+  if (!has('nats-server')) missing.push('nats-server');
   if (!hasPostgres()) missing.push('postgresql');
   if (!has('turnserver')) missing.push('coturn');
   if (!has('chromium')) missing.push('chromium');

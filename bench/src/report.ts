@@ -254,9 +254,19 @@ export function writeReport(r: RunResults, out = join(ROOT, 'BENCHMARKS.md'), ch
   lines.push(...done);
   lines.push(`| 6 | figures from a run of the suite, machine and versions named | this file, run of ${r.startedAt} | pass |`, '');
   lines.push('Raw results: `bench/results/latest.json` (not committed); server logs: `bench/results/logs/`.', '');
-  writeFileSync(out, lines.join('\n'));
+  // Sections other bench modes produce (--only=crossnode, --compression) are kept as they are.
+  let kept = '';
+  try {
+    const old = readFileSync(out, 'utf8');
+    const at = old.indexOf(KEPT_MARKER);
+    if (at >= 0) kept = old.slice(at);
+  } catch { /* no previous file */ }
+  writeFileSync(out, lines.join('\n') + (kept ? `\n${kept}` : ''));
   writeFileSync(chartFile, renderChart(chart));
 }
+
+/** Everything from this line on in BENCHMARKS.md survives a full `npm run bench`. */
+export const KEPT_MARKER = '<!-- kept by npm run bench: sections from other bench modes below -->';
 
 // ------------------------------------------------------------------ chart
 

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runSuite } from '../src/run.js';
-import { fanoutFigures, writeReport } from '../src/report.js';
+import { KEPT_MARKER, fanoutFigures, writeReport } from '../src/report.js';
 
 // A tiny fanout (20 subscribers, 50 publications/s, about a second) against the floor and
 // Aqueduct: proves the harness starts servers, drives them from a separate load generator,
@@ -29,6 +29,12 @@ test('bench harness: tiny fanout against bare ws and Aqueduct, then the report',
     assert.match(md, /\| bare ws \|/);
     assert.match(md, /Machine and versions/);
     assert.match(readFileSync(join(dir, 'chart.svg'), 'utf8'), /^<svg /);
+    // Sections of other bench modes (cross-node, compression) below the marker survive a rewrite.
+    writeFileSync(join(dir, 'BENCHMARKS.md'), `${md}\n${KEPT_MARKER}\n\n## Cross-node brokers\n\n| one Redis | 1 |\n`);
+    writeReport(results, join(dir, 'BENCHMARKS.md'), join(dir, 'chart.svg'));
+    const again = readFileSync(join(dir, 'BENCHMARKS.md'), 'utf8');
+    assert.match(again, /Machine and versions/);
+    assert.ok(again.endsWith(`${KEPT_MARKER}\n\n## Cross-node brokers\n\n| one Redis | 1 |\n`), 'kept sections at the end, once');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -240,10 +240,20 @@ export class AqueductClient extends Emitter<ClientEvents> {
 
   /** The HTTP base URL of the current node and the token, for the SDK's HTTP calls. */
   private async http(): Promise<{ baseUrl: string; token: string }> {
-    const u = new URL(this.link.url);
-    u.protocol = u.protocol === 'wss:' ? 'https:' : 'http:';
-    return { baseUrl: u.origin, token: await this.link.getToken() };
+    return { baseUrl: httpBaseUrl(this.link.url), token: await this.link.getToken() };
   }
+}
+
+/**
+ * The HTTP base URL of a room-bus URL: `wss://h/ws` -> `https://h`; a server mounted under a prefix
+ * keeps it (`wss://app/rt/ws` -> `https://app/rt`), so the SDK's HTTP calls go to the same mount.
+ * @internal Exported for its unit test.
+ */
+export function httpBaseUrl(wsUrl: string): string {
+  const u = new URL(wsUrl);
+  u.protocol = u.protocol === 'wss:' || u.protocol === 'https:' ? 'https:' : 'http:';
+  const prefix = u.pathname.replace(/\/ws\/?$/, '').replace(/\/+$/, '');
+  return u.origin + prefix;
 }
 
 function toWsUrl(url: string): string {

@@ -32,6 +32,8 @@ export const ErrorCodes = {
   CONFLICT: { message: 'conflict', temporary: false },
   /** The SFU room has its maximum of publishers or participants (`sfu.maxPublishers` / `sfu.maxSubscribers`). */
   MEDIA_FULL: { message: 'media room is full', temporary: true },
+  /** A backend hook (in-process or webhook) failed and the server fails closed (README §Backend hooks and webhooks). */
+  HOOK_FAILED: { message: 'backend hook failed', temporary: true },
 } as const satisfies Record<string, { message: string; temporary: boolean }>;
 
 export type ErrorCode = keyof typeof ErrorCodes;
@@ -52,6 +54,8 @@ export const CloseCodes = {
   AUTH_TIMEOUT: { code: 4005, reason: 'auth timeout', reconnect: true },
   /** The server-side state this connection relied on is gone (e.g. broker failure); reconnect. */
   RESYNC: { code: 4006, reason: 'resync required', reconnect: true },
+  /** The `onConnect` backend hook failed (webhook unreachable / timed out); reconnect later. */
+  HOOK_FAILED: { code: 4007, reason: 'backend hook failed', reconnect: true },
   /** Authentication failed (bad signature, bad claims, algorithm not allowed). */
   AUTH_FAILED: { code: 4500, reason: 'authentication failed', reconnect: false },
   /** A frame could not be decoded (non-JSON text, invalid MessagePack, not an object). */
@@ -60,6 +64,8 @@ export const CloseCodes = {
   FORCE_DISCONNECT: { code: 4502, reason: 'disconnected by server', reconnect: false },
   /** Unsupported subprotocol requested. */
   BAD_PROTOCOL: { code: 4503, reason: 'unsupported subprotocol', reconnect: false },
+  /** The app's `onConnect` hook denied the connection (README §Backend hooks and webhooks). */
+  CONNECT_DENIED: { code: 4504, reason: 'connection denied', reconnect: false },
   /** A frame exceeded maxMessageBytes (the `ws` library's standard 1009 close). */
   MESSAGE_TOO_BIG: { code: 1009, reason: 'message too big', reconnect: false },
 } as const satisfies Record<string, { code: number; reason: string; reconnect: boolean }>;
@@ -87,6 +93,8 @@ export const DocCloseCodes = {
   PERMISSION_DENIED: { code: 4403, reason: 'permission denied' },
   /** Document or node at capacity, or the document could not be loaded / stored: retry later. */
   TRY_AGAIN_LATER: { code: 1013, reason: 'try again later' },
+  /** The app's `onDocUpdate` hook vetoed an update: not stored, not broadcast; final (a reconnect would resend it). */
+  UPDATE_VETOED: { code: 4422, reason: 'update vetoed' },
   /** An unexpected server error while handling the connection's update (the client retries). */
   INTERNAL_ERROR: { code: 1011, reason: 'internal error' },
   TOKEN_EXPIRED: CloseCodes.TOKEN_EXPIRED,

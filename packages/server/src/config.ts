@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { compressionSchema } from './ws/compression-config.js';
 import { natsSchema } from './broker/nats-config.js';
 import { sfuSchema } from './sfu/sfu-config.js';
+import { hooksSchema } from './hooks/hooks-config.js';
 
 /**
  * Server configuration. Sources, later wins: built-in defaults, config file (`--config` /
@@ -262,6 +263,8 @@ const configSchema = z.object({
   compression: compressionSchema.prefault({}),
   /** Media through the Janus SFU; see README §Media (SFU). */
   sfu: sfuSchema,
+  /** Backend hooks as webhooks, and the hooks' failure policy; see README §Backend hooks and webhooks. */
+  hooks: hooksSchema.prefault({}),
 }).strict();
 
 export type Config = z.infer<typeof configSchema>;
@@ -359,6 +362,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Json {
     ['AQUEDUCT_JANUS_API_SECRET', 'sfu.apiSecret', String],
     ['AQUEDUCT_JANUS_ADMIN_URL', 'sfu.adminUrl', String],
     ['AQUEDUCT_JANUS_ADMIN_SECRET', 'sfu.adminSecret', String],
+    ['AQUEDUCT_WEBHOOK_URL', 'hooks.webhookUrl', String],
+    ['AQUEDUCT_WEBHOOK_SECRET', 'hooks.webhookSecret', String],
   ];
   for (const [name, path, conv] of map) {
     const raw = env[name];

@@ -19,6 +19,8 @@ import type { Session } from './core/session.js';
 import type { SessionExtensions } from './core/session-extensions.js';
 import { WsBus } from './ws/ws.js';
 import type { InstallDocsOptions } from './docs/install.js';
+import { Hooks, setHooks } from './hooks/hooks.js';
+import type { ServerHooks } from './hooks/hook-types.js';
 import type { DocsModule } from './docs/index.js';
 import type { StreamsHandle } from './http/api-mount.js';
 import type { OpenApiFragment } from './http/openapi-common.js';
@@ -36,6 +38,8 @@ export interface CreateServerOptions {
   presence?: Presence;
   /** Documents: a custom store, lifecycle hooks (onLoad to seed, onChange, onStore), a cross-node bus. */
   docs?: InstallDocsOptions;
+  /** Backend hooks (onConnect, onJoin, onPublish, onDocUpdate); webhooks are configured under `config.hooks`. */
+  hooks?: ServerHooks;
   /** Extra parts mounted after the built-in ones, in order (see node.ts). */
   modules?: Array<(server: AqueductServer) => Promise<void> | void>;
 }
@@ -57,8 +61,13 @@ export class AqueductServer implements NodeHost {
   readonly context: ServerContext;
   /** The SSE / long-poll / HTTP API part, once mounted (tests, the admin dashboard). */
   streams?: StreamsHandle;
-  /** The documents part, once mounted (embedding apps: server-side reads, versions, restore). */
-  docs?: DocsModule;
+  /**
+   * The documents part (embedding apps: `read`, `readJson`, `transact`, versions, restore). Mounted
+   * by createServer before it resolves (set by docs/install.ts).
+   */
+  docs!: DocsModule;
+  /** Backend hooks (hooks/): every pipe asks them through the hub. */
+  readonly hooks: Hooks;
   private readonly ownsHttp: boolean;
   private readonly fragments: OpenApiFragment[] = [];
   private readonly bus: WsBus;
@@ -80,6 +89,8 @@ export class AqueductServer implements NodeHost {
     this.metrics = new Metrics({ node: this.nodeId });
     this.auth = new Authenticator(this.config.jwt, { dataDir: this.config.dataDir });
     this.hub = new Hub(broker, presence, this.config, this.metrics, this.logger);
+    this.hooks = new Hooks({ hooks: options.hooks, config: this.config.hooks, logger: this.logger, nodeId: this.nodeId, maxMessageBytes: this.config.limits.maxMessageBytes });
+    setHooks(this.hub, this.hooks);
     const sessions = this.sessions;
     this.context = {
       config: this.config,
@@ -255,6 +266,7 @@ export class AqueductServer implements NodeHost {
   close(): Promise<void> {
     this.closing ??= (async () => {
       clearInterval(this.sweepTimer);
+      this.hooks.close();
       this.bus.close();
       const closedHttp = this.ownsHttp ? new Promise<void>((resolve) => this.http.close(() => resolve())) : Promise.resolve();
       for (const s of [...this.sessions]) s.close(CloseCodes.SHUTDOWN);

@@ -26,6 +26,8 @@ export interface ClusterEngine {
 const SECRET = 'cluster-engine-secret-0123456789';
 const GRANTS = { 'load:*': ['sub', 'pub', 'presence'], 'chat:*': ['sub', 'pub', 'presence'] };
 const token = (sub: string) => signToken(SECRET, { sub, rooms: GRANTS });
+const PRESENCE_HEARTBEAT_MS = 500;
+const PRESENCE_TTL_MS = 2000;
 
 async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -65,6 +67,8 @@ export function runClusterEngineSuite(engine: ClusterEngine): void {
         AQUEDUCT_NODE_ID: id,
         AQUEDUCT_SET: [
           'redis.commandTimeoutMs=2000', 'nats.requestTimeoutMs=2000', 'nats.pingIntervalMs=500',
+          `redis.presenceHeartbeatMs=${PRESENCE_HEARTBEAT_MS}`, `redis.presenceTtlMs=${PRESENCE_TTL_MS}`,
+          `nats.presenceHeartbeatMs=${PRESENCE_HEARTBEAT_MS}`, `nats.presenceTtlMs=${PRESENCE_TTL_MS}`,
           'namespaces.load.historySize=20000', 'namespaces.load.publishRatePerSec=100000', 'namespaces.load.publishBurst=100000',
         ].join(';'),
       },
@@ -164,6 +168,25 @@ export function runClusterEngineSuite(engine: ClusterEngine): void {
       const ns = got.map((m) => (m.data as { n: number }).n).sort((a, b) => a - b);
       assert.ok(ns.every((n, i) => n === i), 'every publication exactly once');
       assert.deepEqual(resets, [], 'recovered from history, no reset');
+    });
+
+    test('presence across nodes; a killed node\'s users leave every list and live clients are told, within the bound', async () => {
+      const E = await node('node-e');
+      const room = `chat:presence-${randomUUID().slice(0, 8)}`;
+      const onA = client(A.url, await token('ann')).room(room);
+      const onB = client(B.url, await token('bob')).room(room);
+      const onE = client(E.url, await token('eve')).room(room);
+      await Promise.all([onA.ready(), onB.ready(), onE.ready()]);
+      const users = (ms: Array<{ user: string }>) => ms.map((m) => m.user).sort();
+      await until(() => users(onA.members).length === 3 && users(onB.members).length === 3, 'three members seen on A and B');
+      assert.deepEqual(users(onA.members), ['ann', 'bob', 'eve']);
+      assert.deepEqual(users(await onB.presence()), ['ann', 'bob', 'eve'], 'listed on B');
+      await E.kill('SIGKILL');
+      // README: gone from lists within presenceTtlMs, announced within presenceTtlMs + presenceHeartbeatMs (slack for a busy machine).
+      await until(async () => !users(await onA.presence()).includes('eve'), 'eve gone from the list on A', PRESENCE_TTL_MS + 10_000);
+      await until(() => !users(onA.members).includes('eve') && !users(onB.members).includes('eve'), 'presence.leave for eve on A and B', PRESENCE_TTL_MS + PRESENCE_HEARTBEAT_MS + 10_000);
+      assert.deepEqual(users(onA.members), ['ann', 'bob']);
+      assert.deepEqual(users(onB.members), ['ann', 'bob']);
     });
 
     test('engine unreachable: publishes fail with UNAVAILABLE, /readyz 503, service resumes', async () => {

@@ -1,5 +1,6 @@
 import { after, before } from 'node:test';
-import { startRedis, type RedisHandle } from '@aqueduct/testkit';
+import { startNats, startRedis, type NatsHandle, type RedisHandle } from '@aqueduct/testkit';
+import { NatsDocBus } from '../src/cluster/doc-bus-nats.js';
 import { MemoryDocBus } from '../src/docs/doc-bus-memory.js';
 import { RedisDocBus } from '../src/docs/doc-bus-redis.js';
 import { runDocBusConformance } from './conformance/doc-bus-conformance.js';
@@ -12,3 +13,8 @@ let redis: RedisHandle;
 before(async () => { redis = await startRedis(); });
 after(async () => { await redis?.stop(); });
 runDocBusConformance('redis', { node: async () => new RedisDocBus({ url: redis.url }) });
+
+let nats: NatsHandle;
+before(async () => { nats = await startNats(); });
+after(async () => { await nats?.stop(); });
+runDocBusConformance('nats', { node: async () => new NatsDocBus({ url: nats.url }) });

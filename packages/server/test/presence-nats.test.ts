@@ -45,6 +45,36 @@ describe('NatsPresence node liveness', () => {
     assert.deepEqual(await live.list(r), [{ client: 'l1', user: 'liz' }]);
   });
 
+  test('a dead node\'s members are removed by a live node\'s sweep and announced as presence.leave once', async () => {
+    const { connect } = await import('nats');
+    const { decodeFeed } = await import('../src/broker/nats-wire.js');
+    const { natsNames } = await import('../src/broker/nats-names.js');
+    const r = `pres:sweep-${randomUUID().slice(0, 8)}`;
+    const nc = await connect({ servers: nats.url });
+    after(() => nc.close());
+    const leaves: unknown[] = [];
+    nc.subscribe(natsNames('live').feedSubject(r), {
+      callback: (err, msg) => {
+        if (err) return;
+        const m = decodeFeed(msg.data);
+        if (m.kind === 'eph') leaves.push(m.message);
+      },
+    });
+    await nc.flush();
+    const live1 = make();
+    const live2 = make();
+    const dead = make();
+    await live1.add(r, { client: 'l1', user: 'liz' });
+    await live2.add(r, { client: 'l2', user: 'leo' });
+    await dead.add(r, { client: 'd1', user: 'dan', info: { x: 1 } });
+    dead.abandon();
+    // Nobody calls list(): the heartbeat sweeps of the two live nodes find the dead entry.
+    await until(async () => leaves.length > 0, 'a presence.leave announcement');
+    await new Promise((res) => setTimeout(res, 1000));
+    assert.deepEqual(leaves, [{ kind: 'presence.leave', member: { client: 'd1', user: 'dan', info: { x: 1 } } }], 'announced exactly once');
+    assert.deepEqual((await live1.list(r)).map((m) => m.user).sort(), ['leo', 'liz']);
+  });
+
   test('entries come back after nats-server restarts with its store deleted', async () => {
     const own = await startNats();
     after(() => own.stop());

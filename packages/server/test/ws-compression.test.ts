@@ -213,21 +213,36 @@ describe('permessage-deflate on /yjs with the stock y-websocket client', () => {
     for (const x of [writer, reader, plain, late]) { x.p.destroy(); x.ydoc.destroy(); }
   });
 
-  test('a deflate bomb on /yjs is closed with 1009 and the document stays usable', async () => {
+  test('deflate bombs on /yjs are closed with 1009; RSS bounded; connected editors and the document unaffected', async () => {
     const token = await ds.token('w', { 'doc:*': ['sub', 'pub'] });
-    const ws = new WebSocket(`${ds.yjsUrl}/doc:bomb?token=${token}`);
-    await once(ws, 'open');
-    assert.match(ws.extensions, /permessage-deflate/);
-    const closed = once(ws, 'close') as Promise<[number, Buffer]>;
-    ws.send(Buffer.alloc(4 * 1024 * 1024), { compress: true });
-    const [code] = await closed;
-    assert.equal(code, 1009);
     const zs: WebSocket[] = [];
     const a = provider('doc:bomb', token, zs, true);
     const b = provider('doc:bomb', token, zs, true);
     await until(() => a.p.synced && b.p.synced, 15_000, 'synced');
-    a.ydoc.getText('t').insert(0, 'fine');
-    await until(() => b.ydoc.getText('t').toString() === 'fine', 10_000, 'update after bomb');
-    for (const x of [a, b]) { x.p.destroy(); x.ydoc.destroy(); }
+    a.ydoc.getText('t').insert(0, 'before');
+    await until(() => b.ydoc.getText('t').toString() === 'before', 10_000, 'update before the bombs');
+    const rss0 = process.memoryUsage().rss;
+    const bombs = await Promise.all(Array.from({ length: 20 }, async () => {
+      const ws = new WebSocket(`${ds.yjsUrl}/doc:bomb?token=${token}`);
+      await once(ws, 'open');
+      assert.match(ws.extensions, /permessage-deflate/);
+      return ws;
+    }));
+    const closes = bombs.map((ws) => once(ws, 'close') as Promise<[number, Buffer]>);
+    // 4 MiB of zeros (64 KiB allowed) is ~4 KB on the wire.
+    const bomb = Buffer.alloc(4 * 1024 * 1024);
+    for (const ws of bombs) ws.send(bomb, { compress: true });
+    const codes = (await Promise.all(closes)).map(([code]) => code);
+    assert.deepEqual(new Set(codes), new Set([1009]));
+    const rssGrowth = process.memoryUsage().rss - rss0;
+    // README §Compression: inflation stops at docs.maxMessageBytes, so 20 bombs cost far less than 64 MB.
+    assert.ok(rssGrowth < 64 * 1024 * 1024, `RSS grew ${rssGrowth} B`);
+    // The editors connected before the bombs still edit together, and a new one loads the document.
+    a.ydoc.getText('t').insert(6, ' and after');
+    await until(() => b.ydoc.getText('t').toString() === 'before and after', 10_000, 'update after the bombs');
+    const c = provider('doc:bomb', token, zs, true);
+    await until(() => c.p.synced && c.ydoc.getText('t').toString() === 'before and after', 15_000, 'late sync after the bombs');
+    for (const x of [a, b, c]) { x.p.destroy(); x.ydoc.destroy(); }
   });
+
 });

@@ -1,5 +1,6 @@
 export { freePort, waitForPort } from './ports.js';
 export { startRedis, type RedisHandle, type RedisOptions } from './redis.js';
+export { startRedisCluster, type RedisClusterHandle, type RedisClusterOptions } from './redis-cluster.js';
 export { startNats, type NatsHandle, type NatsOptions } from './nats.js';
 export { startPostgres, type PostgresHandle, type PostgresOptions } from './postgres.js';
 export { startCoturn, type CoturnHandle, type CoturnOptions } from './coturn.js';

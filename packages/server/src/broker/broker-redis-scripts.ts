@@ -133,3 +133,10 @@ export const POSITION_LUA = `${ENSURE_META}
 local epoch = ensure_meta(KEYS[1], KEYS[2], ARGV[1], tonumber(ARGV[2]))
 return {epoch, tonumber(redis.call('HGET', KEYS[1], 'o'))}
 `;
+
+/**
+ * PUBLISH routed to the room's slot: KEYS: any key of the room (not touched). ARGV: channel, message.
+ * On a Redis Cluster a bare PUBLISH goes to any node, and messages sent through different nodes can
+ * arrive out of order; sent through the room's master they keep the order of the room's publications.
+ */
+export const ROOM_PUBLISH_LUA = `return redis.call('PUBLISH', ARGV[1], ARGV[2])`;

@@ -1,23 +1,26 @@
 import { randomBytes } from 'node:crypto';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Cluster, RedisOptions } from 'ioredis';
 import { failFastRedisOptions } from '../cluster/redis-options.js';
 import { Packr } from 'msgpackr';
 import type { Position, Publication } from '@aqueduct/protocol';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import {
-  BrokerUnavailableError,
   type Broker, type BrokerHandler, type ControlMessage, type EphemeralMessage, type HistoryPage,
   type HistoryQuery, type PublishInput, type PublishOptions, type PublishOutcome,
 } from './broker.js';
-import { HISTORY_LUA, POSITION_LUA, PUBLISH_LUA } from './broker-redis-scripts.js';
+import { HISTORY_LUA, POSITION_LUA, PUBLISH_LUA, ROOM_PUBLISH_LUA } from './broker-redis-scripts.js';
+import { redisConnection, redisUnavailable as unavailable, watchClusterSubscriber, type RedisConnection } from './redis-connection.js';
 import { decodePublication, encodeEphemeral, roomChannel, type Body } from './redis-wire.js';
 
 export { encodeEphemeral, roomChannel } from './redis-wire.js';
 
 /** Settings of the Redis broker; the defaults match `config.redis` (README §Configuration). */
 export interface RedisBrokerOptions {
+  /** One Redis URL; with `cluster`, the comma-separated seed nodes of a Redis Cluster. */
   url: string;
+  /** `url` names a Redis Cluster. Default `config.redis.cluster` (false). */
+  cluster?: boolean;
   logger?: Logger;
   /** Server config; `config.redis.*` supplies defaults for the fields below. */
   config?: Config;
@@ -48,21 +51,14 @@ interface RoomTrack {
 
 type Reply = Array<Buffer | number | null>;
 
-interface ScriptedRedis extends Redis {
+type ScriptedRedis = RedisConnection & {
   aqPublish(keys0: string, keys1: string, keys2: string, ...args: Array<string | number | Buffer>): Promise<[Buffer, number, number]>;
   aqHistoryBuffer(keys0: string, keys1: string, ...args: Array<string | number>): Promise<Reply>;
   aqPosition(keys0: string, keys1: string, ...args: Array<string | number>): Promise<[string, number]>;
-}
+  aqRoomPublish(key: string, channel: string, message: Buffer): Promise<number>;
+};
 
 const newEpoch = () => randomBytes(6).toString('base64url');
-
-/** Turns any Redis client error into the broker's temporary error; the cause is kept. */
-function unavailable(err: unknown): BrokerUnavailableError {
-  if (err instanceof BrokerUnavailableError) return err;
-  const e = new BrokerUnavailableError(`redis unavailable: ${(err as Error)?.message ?? String(err)}`);
-  (e as Error & { cause?: unknown }).cause = err;
-  return e;
-}
 
 /**
  * The scale-out broker: history, offsets and idempotency keys live in Redis; publications fan out
@@ -82,7 +78,9 @@ function unavailable(err: unknown): BrokerUnavailableError {
  */
 export class RedisBroker implements Broker {
   private readonly cmd: ScriptedRedis;
-  private readonly sub: Redis;
+  private readonly sub: RedisConnection;
+  private readonly cluster: boolean;
+  private stopWatch?: () => void;
   private readonly prefix: string;
   private readonly metaTtlMs: number;
   private readonly catchUpBatch: number;
@@ -111,21 +109,24 @@ export class RedisBroker implements Broker {
       lazyConnect: true,
       connectTimeout: 5000,
     };
-    this.cmd = new Redis(options.url, common) as ScriptedRedis;
+    const cluster = (this.cluster = options.cluster ?? r?.cluster ?? false);
+    this.cmd = redisConnection(options.url, cluster, common) as ScriptedRedis;
     // Resubscription is done by hand after a reconnect so that catch-up starts only once every
     // channel is subscribed again (nothing can then fall between the history read and the live stream).
-    this.sub = new Redis(options.url, { ...common, connectionName: 'aqueduct-broker-sub', autoResubscribe: false, commandTimeout: undefined });
+    this.sub = redisConnection(options.url, cluster, { ...common, connectionName: 'aqueduct-broker-sub', autoResubscribe: false, commandTimeout: undefined });
     this.cmd.defineCommand('aqPublish', { numberOfKeys: 3, lua: PUBLISH_LUA });
     this.cmd.defineCommand('aqHistory', { numberOfKeys: 2, lua: HISTORY_LUA });
     this.cmd.defineCommand('aqPosition', { numberOfKeys: 2, lua: POSITION_LUA });
-    for (const [name, conn] of [['command', this.cmd], ['subscriber', this.sub]] as const) {
-      conn.on('error', (err: Error) => this.logError(name, err));
-    }
+    this.cmd.defineCommand('aqRoomPublish', { numberOfKeys: 1, lua: ROOM_PUBLISH_LUA });
+    this.cmd.on('error', (err: Error) => this.logError('command', err));
+    this.sub.on('error', (err: Error) => this.logError('subscriber', err));
     this.sub.on('messageBuffer', (channel: Buffer, message: Buffer) => this.onMessage(channel.toString(), message));
     this.sub.on('ready', () => {
       if (!this.subReadyOnce) { this.subReadyOnce = true; return; }
       void this.afterReconnect();
     });
+    // On a Cluster the subscriber connection moves between nodes without a 'ready' of its own.
+    if (cluster) this.stopWatch = watchClusterSubscriber(this.sub as Cluster, () => { void this.afterReconnect(); });
   }
 
   private logError(connection: string, err: Error): void {
@@ -146,7 +147,7 @@ export class RedisBroker implements Broker {
 
   async start(handler: BrokerHandler): Promise<void> {
     this.handler = handler;
-    const connect = async (conn: Redis) => {
+    const connect = async (conn: RedisConnection) => {
       let timer: NodeJS.Timeout | undefined;
       try {
         await Promise.race([
@@ -187,7 +188,8 @@ export class RedisBroker implements Broker {
 
   async publishEphemeral(room: string, message: EphemeralMessage): Promise<void> {
     try {
-      await this.cmd.publish(this.channel(room), encodeEphemeral(message));
+      if (this.cluster) await this.cmd.aqRoomPublish(this.key(room, 'm'), this.channel(room), encodeEphemeral(message));
+      else await this.cmd.publish(this.channel(room), encodeEphemeral(message));
     } catch (err) {
       throw unavailable(err);
     }
@@ -260,6 +262,7 @@ export class RedisBroker implements Broker {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.stopWatch?.();
     this.rooms.clear();
     await Promise.allSettled([this.cmd.quit(), this.sub.quit()]);
     this.cmd.disconnect();

@@ -52,13 +52,13 @@ export async function createBackends(config: Config, logger: Logger, injected: {
     const url = config.natsUrl as string;
     broker ??= new (await load<Ctor<Common & { url: string }, Broker>>(MODULES.natsBroker, 'NatsBroker'))({ ...common, url });
     presence ??= new (await load<Ctor<Common & { url: string }, Presence>>(MODULES.natsPresence, 'NatsPresence'))({ ...common, url });
-  } else if (config.redis.cluster) {
-    throw new ConfigError('redis.cluster (REDIS_CLUSTER=1): not supported by this build; list the Redis servers as shards instead');
   } else {
     const urls = splitUrls(config.redisUrl as string);
-    if (urls.length === 1) {
-      broker ??= new (await load<Ctor<Common & { url: string }, Broker>>(MODULES.redisBroker, 'RedisBroker'))({ ...common, url: urls[0] });
-      presence ??= new (await load<Ctor<Common & { url: string }, Presence>>(MODULES.redisPresence, 'RedisPresence'))({ ...common, url: urls[0] });
+    if (urls.length === 1 || config.redis.cluster) {
+      // A Redis Cluster is one broker whose connection takes every URL as a seed node.
+      const url = config.redis.cluster ? urls.join(',') : urls[0];
+      broker ??= new (await load<Ctor<Common & { url: string }, Broker>>(MODULES.redisBroker, 'RedisBroker'))({ ...common, url });
+      presence ??= new (await load<Ctor<Common & { url: string }, Presence>>(MODULES.redisPresence, 'RedisPresence'))({ ...common, url });
     } else {
       broker ??= new (await load<Ctor<Common & { urls: string[] }, Broker>>(MODULES.shardedBroker, 'ShardedRedisBroker'))({ ...common, urls });
       presence ??= new (await load<Ctor<Common & { urls: string[] }, Presence>>(MODULES.shardedPresence, 'ShardedRedisPresence'))({ ...common, urls });
@@ -69,14 +69,19 @@ export async function createBackends(config: Config, logger: Logger, injected: {
 
 /**
  * The document backends the config asks for: DATABASE_URL selects PostgreSQL (else SQLite in the
- * data dir), REDIS_URL carries updates across nodes. Loaded on demand so a single node never loads
- * `pg` or `ioredis`. Explicit options win.
+ * data dir); NATS_URL (when NATS is the broker) or REDIS_URL carries updates across nodes. Loaded
+ * on demand so a single node never loads `pg`, `ioredis` or `nats`. Explicit options win.
  */
 export async function configuredDocBackends(config: Config, logger: Logger, opts: InstallDocsOptions = {}): Promise<InstallDocsOptions> {
   const out: InstallDocsOptions = { ...opts };
   if (!out.store && config.databaseUrl) {
     const { PostgresDocStore } = await import('../docs/doc-store-postgres.js');
     out.store = PostgresDocStore.forConfig(config, logger);
+  }
+  if (!out.bus && config.natsUrl && (config.broker ?? 'nats') === 'nats') {
+    // On NATS, document updates travel over core NATS subjects next to the room bus (README §NATS JetStream).
+    const { NatsDocBus } = await import('./doc-bus-nats.js');
+    out.bus = new NatsDocBus({ url: config.natsUrl, logger, config });
   }
   if (!out.bus && config.redisUrl) {
     const { RedisDocBus } = await import('../docs/doc-bus-redis.js');

@@ -3,6 +3,9 @@ import { can, type User } from '../auth/grants.js';
 import type { PublishOutcome } from '../broker/broker.js';
 import { namespaceSettings, type Config, type NamespaceConfig } from '../config.js';
 import type { Hub } from './hub.js';
+import { hooksOf } from '../hooks/hooks.js';
+import { HookTurns } from '../hooks/hook-turns.js';
+import type { HookTransport } from '../hooks/hook-types.js';
 
 /** Why a publish was refused (error codes of the catalogue in packages/protocol). */
 export type PublishRefusalCode = 'PERMISSION_DENIED' | 'PUBLISH_DISABLED' | 'RATE_LIMITED' | 'MESSAGE_TOO_LARGE';
@@ -34,6 +37,9 @@ export interface PublishRequest {
   from?: Origin;
   /** Encoded size of `data` when the pipe did not bound it already (HTTP); checked against maxMessageBytes. */
   bytes?: number;
+  /** Backend hooks: the pipe, and the caller whose publications keep their order through onPublish. */
+  transport?: HookTransport;
+  order?: { publishTurns?: HookTurns };
 }
 
 /** Encoded size of publication data (JSON; bigints as strings), for the maxMessageBytes bound. */
@@ -62,12 +68,28 @@ export async function publishAs(hub: Hub, config: Config, req: PublishRequest, t
     if (!take(bucketKey, ns, namespace)) throw new PublishRefused('RATE_LIMITED', `at most ${ns.publishRatePerSec} publishes/s in namespace "${namespace}"`);
   }
   const scope = user.superuser ? '\u0000api' : user.id;
-  return hub.publish(room, req.data, {
+  const send = (data: unknown) => hub.publish(room, data, {
     event: req.event,
     volatile: req.volatile,
     from: req.from,
     idempotencyKey: req.key === undefined || req.volatile ? undefined : `${scope}\u0000${req.key}`,
   });
+  const hooks = hooksOf(hub);
+  if (!hooks.has.publish || user.superuser) return send(req.data);
+  // Backend hooks (hooks/): deny, or rewrite what subscribers and history get. A caller's
+  // publications pass the hook in order: the next one's hook starts once this one reached the hub.
+  const turn = req.order ? (req.order.publishTurns ??= new HookTurns()).next() : undefined;
+  let data: unknown;
+  try {
+    const ask = () => hooks.publish({ user, room, data: req.data, event: req.event, volatile: req.volatile === true, transport: req.transport ?? 'http', client: req.from?.client });
+    data = await (turn ? turn.run(ask) : ask());
+  } catch (err) {
+    turn?.done();
+    throw err;
+  }
+  const published = send(data);
+  turn?.done();
+  return published;
 }
 
 /** The reply to an accepted publish: its position, `duplicate` when the key was seen before. */

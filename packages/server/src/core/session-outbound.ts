@@ -1,6 +1,6 @@
 import {
   CloseCodes, ErrorCodes,
-  type ErrorCode, type Member, type Position, type ResultMap, type ServerMessage,
+  type ErrorCode, type MediaRequest, type Member, type Position, type ResultMap, type ServerMessage,
 } from '@aqueduct/protocol';
 import type { User } from '../auth/grants.js';
 import type { Authenticator } from '../auth/auth.js';
@@ -89,6 +89,13 @@ export abstract class SessionCore implements Subscriber {
   /** Sends a server-initiated message (media events of the SFU part). */
   push(message: ServerMessage): void {
     this.send(message);
+  }
+
+  /** A `media` request: handed to the SFU part (UNAVAILABLE when none is mounted). */
+  protected media(msg: MediaRequest): Promise<ResultMap['media']> {
+    const media = this.deps.extensions?.media;
+    if (!media) return Promise.reject(new ReplyError('UNAVAILABLE', 'media (SFU) is not configured on this server'));
+    return media.request(this, msg);
   }
 
   protected reply(id: number, result: ResultMap[keyof ResultMap]): void {

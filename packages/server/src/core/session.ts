@@ -13,6 +13,7 @@ import { TokenBucket } from './rate-limiter.js';
 import { earliestWithin, latestWithin, recoverWithin } from './recovery.js';
 import { ReplyError, SessionCore, type RoomState, type SessionDeps } from './session-outbound.js';
 import { meshJoinRefusal } from '../webrtc/mesh.js';
+import { HookDenied, connectRefusalClose, hookReply, wsConnectHook, wsJoinHook, type ConnectRequest, type HookTurns } from '../hooks/session-hooks.js';
 import type { Transport } from './transport.js';
 
 export { ReplyError, type SessionDeps } from './session-outbound.js';
@@ -42,6 +43,9 @@ export class Session extends SessionCore {
   /** Requests pipelined behind an auth still being verified. */
   private pendingAfterAuth: ClientRequest[] | undefined;
   private authenticating = false;
+  /** Backend hooks (set only when hooks are active: no slot on an idle connection otherwise). */
+  declare request?: ConnectRequest;
+  declare publishTurns?: HookTurns;
   /** Heartbeat bookkeeping, driven by the server's single sweep timer. */
   lastSeen = Date.now();
   pingSentAt = 0;
@@ -119,6 +123,7 @@ export class Session extends SessionCore {
     if (err instanceof ReplyError) this.replyError(id, err.code, err.message);
     else if (err instanceof AuthError) this.replyError(id, err.code, err.message);
     else if (err instanceof BrokerUnavailableError) this.replyError(id, 'UNAVAILABLE', err.message);
+    else if (err instanceof HookDenied) this.send(hookReply(id, err));
     else {
       this.deps.logger.error({ err, client: this.id }, 'request failed');
       this.replyError(id, 'INTERNAL');
@@ -135,11 +140,7 @@ export class Session extends SessionCore {
       case 'presence': return this.presenceList(msg.room);
       case 'history': return this.history(msg.room, msg.since, msg.limit);
       case 'signal': return this.signal(msg.room, msg.to, msg.payload);
-      case 'media': { // the SFU part (sfu/), through core/session-extensions.ts
-        const media = this.deps.extensions?.media;
-        if (!media) throw new ReplyError('UNAVAILABLE', 'media (SFU) is not configured on this server');
-        return media.request(this, msg);
-      }
+      case 'media': return this.media(msg); // the SFU part (sfu/), through core/session-extensions.ts
     }
   }
 
@@ -149,6 +150,7 @@ export class Session extends SessionCore {
     this.authenticating = true;
     try {
       const user = this.checkInfo(await this.deps.auth.verify(token));
+      await wsConnectHook(this.deps.hub, user, this);
       if (this.closed) throw new ReplyError('NOT_AUTHENTICATED', 'connection closed');
       this.user = user;
       this.deps.hub.register(this);
@@ -159,7 +161,7 @@ export class Session extends SessionCore {
         this.deps.logger.info({ client: this.id, code: err.code, reason: err.message }, 'auth failed');
         // Reply first so the client learns the code, then close.
         setImmediate(() => this.close(CloseCodes.AUTH_FAILED));
-      }
+      } else if (err instanceof HookDenied) setImmediate(() => this.close(connectRefusalClose(err)));
       throw err;
     } finally {
       this.authenticating = false;
@@ -216,6 +218,7 @@ export class Session extends SessionCore {
     const user = this.requireUser();
     const { config, hub } = this.deps;
     if (!can(user, 'sub', room)) throw new ReplyError('PERMISSION_DENIED', `no sub permission for ${room}`);
+    await wsJoinHook(hub, user, room, this.id);
     if (this.rooms.has(room)) throw new ReplyError('ALREADY_JOINED');
     if (this.rooms.size >= config.limits.maxRoomsPerConnection) throw new ReplyError('TOO_MANY_ROOMS', `at most ${config.limits.maxRoomsPerConnection} rooms per connection`);
     const ns = namespaceSettings(config, namespaceOf(room));
@@ -305,7 +308,7 @@ export class Session extends SessionCore {
     const user = this.requireUser();
     const { config, hub } = this.deps;
     try {
-      return publishReply(await publishAs(hub, config, { user, room, data, event, volatile, key: cid, from: { client: this.id, user: user.id } }, (key, ns) => {
+      return publishReply(await publishAs(hub, config, { user, room, data, event, volatile, key: cid, from: { client: this.id, user: user.id }, transport: 'ws', order: this }, (key, ns) => {
         this.publishBuckets ??= new Map();
         let bucket = this.publishBuckets.get(key);
         if (!bucket) this.publishBuckets.set(key, (bucket = new TokenBucket(ns.publishRatePerSec, ns.publishBurst)));
@@ -327,6 +330,7 @@ export class Session extends SessionCore {
   private async history(room: string, since: Position | undefined, limit: number | undefined): Promise<HistoryResult> {
     const user = this.requireUser();
     if (!can(user, 'sub', room)) throw new ReplyError('PERMISSION_DENIED', `no sub permission for ${room}`);
+    await wsJoinHook(this.deps.hub, user, room, this.id);
     const max = this.deps.config.limits.maxHistoryLimit;
     const page = await this.deps.hub.history(room, { since, limit: Math.min(limit ?? max, max) });
     // Within the reply budget: the earliest ones after `since` (the client pages on), else the latest.

@@ -11,6 +11,9 @@ import { APPLY_ORIGIN, DocsError, LiveDoc, REMOTE_ORIGIN, RESTORE_ORIGIN, applyC
 export { DocsError, LiveDoc, REMOTE_ORIGIN, RESTORE_ORIGIN, type DocHooks, type DocsErrorCode, type UpdateListener } from './live-doc.js';
 import { MAX_CLOCK, UpdateGuard, UpdateRejected, checkSize, checkUpdate } from './update-validator.js';
 
+/** A veto run in the document's queue before an update is applied (rejects to refuse it). */
+export type UpdateCheck = (update: Uint8Array, current: Y.Doc) => Promise<void>;
+
 export interface DocManagerDeps {
   store: DocStore;
   config: DocsConfig;
@@ -179,7 +182,7 @@ export class DocManager {
    * client's change (a sync `update` message), not a state dump such as sync step 2, which carries
    * the sender's whole delete set: only then may the update be stored as it came (see applyToDoc).
    */
-  submit(live: LiveDoc, update: Uint8Array, ctx: { author: string; origin?: unknown; incremental?: boolean }): Promise<{ seq: number } | null> {
+  submit(live: LiveDoc, update: Uint8Array, ctx: { author: string; origin?: unknown; incremental?: boolean; check?: UpdateCheck }): Promise<{ seq: number } | null> {
     const { metrics, config } = this.deps;
     const count = (err: unknown) => { if (err instanceof UpdateRejected) metrics.docRejected.inc({ reason: err.code }); };
     try {
@@ -204,6 +207,7 @@ export class DocManager {
           await trial;
           checkUpdate(update, config.maxUpdateBytes);
         }
+        if (ctx.check) await ctx.check(update, live.ydoc); // the app's veto (onDocUpdate): nothing applied yet
         return await this.applyLocal(live, update, ctx.author, ctx.origin, scanned && ctx.incremental ? starts : undefined);
       } catch (err) {
         count(err);

@@ -10,6 +10,8 @@ import type { DocBus } from './doc-bus.js';
 import { DocManager, type DocHooks } from './doc-manager.js';
 import { SqliteDocStore } from './doc-store-sqlite.js';
 import type { DocStore } from './doc-store.js';
+import type { Hooks } from '../hooks/hooks.js';
+import { serverDocsApi, type ServerDocs } from './docs-api.js';
 
 export type { DocHooks } from './doc-manager.js';
 export { DocManager, DocsError, LiveDoc } from './doc-manager.js';
@@ -20,7 +22,7 @@ export { MemoryDocBus } from './doc-bus-memory.js';
 export { DocCloseCodes } from './yjs.js';
 
 /** Collaborative documents as mounted on a server: `/yjs/:doc` upgrades and `/api/docs/*` routes. */
-export interface DocsModule {
+export interface DocsModule extends ServerDocs {
   /** Handles a WebSocket upgrade for /yjs/:doc (doc name already URL-decoded; validated here). */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, docName: string): void;
   /** Handles /api/docs/* ; resolves false when the path is not one of ours. */
@@ -47,6 +49,8 @@ export interface DocsModuleDeps {
   bus?: DocBus;
   /** This node's id (ignores its own bus messages). */
   nodeId?: string;
+  /** Backend hooks: onConnect / onJoin on `/yjs` connections, onDocUpdate on client updates. */
+  backendHooks?: Hooks;
 }
 
 /** The default store for a config: SQLite at `<dataDir>/<docs.sqliteFile>`. */
@@ -57,7 +61,7 @@ export function createDefaultDocStore(config: Config): DocStore {
 export function createDocsModule(deps: DocsModuleDeps): DocsModule {
   const logger = deps.logger.child({ module: 'docs' });
   const manager = new DocManager({ store: deps.store, config: deps.config.docs, logger, metrics: deps.metrics, hooks: deps.hooks, bus: deps.bus, nodeId: deps.nodeId });
-  const yjs = new YjsTransport({ config: deps.config, logger, metrics: deps.metrics, auth: deps.auth, manager });
+  const yjs = new YjsTransport({ config: deps.config, logger, metrics: deps.metrics, auth: deps.auth, manager, hooks: deps.backendHooks });
   const http = new DocsHttp({ config: deps.config, logger, auth: deps.auth, store: deps.store, manager });
   let storeOk = true;
   let storeDetail: string | undefined;
@@ -67,6 +71,7 @@ export function createDocsModule(deps: DocsModuleDeps): DocsModule {
   probe.unref();
   let closing: Promise<void> | undefined;
   return {
+    ...serverDocsApi(manager), // read, readJson, transact (docs-api.ts)
     manager,
     store: deps.store,
     handleUpgrade: (req, socket, head, docName) => yjs.handleUpgrade(req, socket, head, docName),

@@ -5,6 +5,7 @@ import { createDefaultDocStore, createDocsModule, type DocsModule } from './inde
 import type { DocBus } from './doc-bus.js';
 import type { DocHooks } from './doc-manager.js';
 import type { DocStore } from './doc-store.js';
+import { hooksOf } from '../hooks/hooks.js';
 
 /** A node that holds its documents part once mounted (AqueductServer). */
 export type DocsHost = NodeHost & { docs?: DocsModule };
@@ -43,6 +44,7 @@ export function installDocs(server: DocsHost, opts: InstallDocsOptions = {}): Do
     hooks: opts.hooks,
     bus: opts.bus,
     nodeId,
+    backendHooks: hooksOf(server.context.hub),
   });
   server.docs = docs;
   server.addUpgrade((req, socket, head, url) => {

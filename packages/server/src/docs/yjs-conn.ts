@@ -30,6 +30,8 @@ export interface Conn {
   paused: boolean;
   alive: boolean;
   timers: NodeJS.Timeout[];
+  /** An update of this connection was vetoed by onDocUpdate (backend hooks): later ones are refused too. */
+  vetoed?: boolean;
 }
 
 /** The local connections of one loaded document. */

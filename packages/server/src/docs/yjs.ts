@@ -9,7 +9,7 @@ import { can, type User } from '../auth/grants.js';
 import { awarenessIdsAfter, rejectUpgrade, toBuffer, type Conn, type Room } from './yjs-conn.js';
 import type { Config } from '../config.js';
 import { DocsError, type DocManager, type LiveDoc } from './doc-manager.js';
-import { UpdateRejected } from './update-validator.js';
+import { docHookCheck, updateFailure, yjsAdmit, type Hooks } from '../hooks/yjs-hooks.js';
 import { requestToken } from '../http/http-util.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -32,6 +32,7 @@ export interface YjsTransportDeps {
   metrics: Metrics;
   auth: Authenticator;
   manager: DocManager;
+  hooks?: Hooks; // backend hooks (hooks/yjs-hooks.ts)
 }
 
 /**
@@ -100,10 +101,10 @@ export class YjsTransport {
     const openTimer = setTimeout(() => this.disconnect(conn, DocCloseCodes.AUTH_TIMEOUT.code, 'document did not open in time'), config.docs.openTimeoutMs);
     conn.timers.push(openTimer);
     const url = new URL(req.url ?? '/', 'http://localhost');
-    void this.open(conn, requestToken(req, url)).finally(() => clearTimeout(openTimer));
+    void this.open(conn, requestToken(req, url), req).finally(() => clearTimeout(openTimer));
   }
 
-  private async open(conn: Conn, token: string | undefined): Promise<void> {
+  private async open(conn: Conn, token: string | undefined, req?: IncomingMessage): Promise<void> {
     const { auth, manager, logger, metrics, config } = this.deps;
     if (!token) return this.deny(conn, DocCloseCodes.AUTH_FAILED.code, 'missing token: connect with ?token=');
     let user: User;
@@ -120,6 +121,7 @@ export class YjsTransport {
       logger.info({ doc: conn.doc, user: user.id }, 'yjs connection refused: no sub grant');
       return this.deny(conn, DocCloseCodes.PERMISSION_DENIED.code, `no permission to read ${conn.doc}`);
     }
+    if (!(await yjsAdmit(this.deps.hooks, user, conn, req, (code, reason) => this.deny(conn, code, reason)))) return; // backend hooks
     conn.user = user;
     conn.canWrite = can(user, 'pub', conn.doc);
     const existing = this.rooms.get(conn.doc);
@@ -233,7 +235,7 @@ export class YjsTransport {
       conn.paused = true;
       conn.ws.pause();
     }
-    this.deps.manager.submit(live, copy, { author: conn.user?.id ?? 'unknown', origin: conn, incremental }).finally(() => {
+    this.deps.manager.submit(live, copy, { author: conn.user?.id ?? 'unknown', origin: conn, incremental, check: docHookCheck(this.deps.hooks, conn, live.name) }).finally(() => {
       conn.inflight--;
       if (conn.paused && conn.inflight <= limit / 2 && conn.state === 'open') {
         conn.paused = false;
@@ -241,14 +243,10 @@ export class YjsTransport {
         this.drainPending(conn);
       }
     }).catch((err: unknown) => {
-      if (err instanceof UpdateRejected) {
-        this.deps.logger.warn({ doc: conn.doc, user: conn.user?.id, code: err.code, reason: err.message }, 'document update rejected');
-        if (err.code === 'OVERLOADED' || err.code === 'UNAVAILABLE') return this.disconnect(conn, DocCloseCodes.TRY_AGAIN_LATER.code, err.message);
-        this.send(conn, permissionDeniedFrame(`update rejected (${err.code}): ${err.message}`));
-        return this.disconnect(conn, err.code === 'TOO_LARGE' ? CloseCodes.MESSAGE_TOO_BIG.code : DocCloseCodes.INVALID_MESSAGE.code, `update rejected: ${err.code}`);
-      }
-      this.deps.logger.error({ err, doc: conn.doc }, 'document update failed');
-      this.disconnect(conn, DocCloseCodes.INTERNAL_ERROR.code, DocCloseCodes.INTERNAL_ERROR.reason);
+      const f = updateFailure(err); // rejected, vetoed or hook failed, or a bug: how to close (hooks/yjs-hooks.ts)
+      this.deps.logger[f.level]({ err: f.level === 'error' ? err : undefined, doc: conn.doc, user: conn.user?.id, ...f.detail }, f.message);
+      if (f.tell) this.send(conn, permissionDeniedFrame(f.tell));
+      this.disconnect(conn, f.close.code, f.close.reason);
     });
   }
 

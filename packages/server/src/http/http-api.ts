@@ -11,6 +11,7 @@ import type { ServerContext } from '../context.js';
 import { dataBytes, publishAs, publishReply, PublishRefused } from '../core/publish-policy.js';
 import { IDEMPOTENCY_KEY_MESSAGE, disconnectBody, publishBody } from './api-bodies.js';
 import { parseBody } from './body.js';
+import { admitRead, hookHttpError } from '../hooks/http-hooks.js';
 import { asHttpError, intParam } from '../streams/stream-request.js';
 
 /** Per-user publish buckets kept at most; the least recently created are forgotten first. */
@@ -105,7 +106,7 @@ export function httpApiModule(ctx: ServerContext): HttpModule {
       bytes: dataBytes(data),
     }, (bucketKey, ns) => take(user, bucketKey, ns)).catch((err: unknown) => {
       if (err instanceof PublishRefused) throw new HttpError(REFUSAL_STATUS[err.code], err.code, err.message);
-      throw asHttpError(err);
+      throw asHttpError(hookHttpError(err)); // backend hooks: 403 with the app's code, 503 HOOK_FAILED
     });
     sendJson(res, 200, publishReply(outcome));
   }
@@ -114,6 +115,7 @@ export function httpApiModule(ctx: ServerContext): HttpModule {
     const { config, hub } = ctx;
     const user = await authenticateRequest(req, url, ctx.auth, config.apiKey);
     if (!can(user, 'sub', room)) throw new HttpError(403, 'PERMISSION_DENIED', `no sub permission for ${room}`);
+    await admitRead(hub, user, room); // backend hooks
     const max = config.limits.maxHistoryLimit;
     const limit = intParam(url, 'limit', max, max);
     const raw = url.searchParams.get('since');

@@ -3,6 +3,7 @@ import type { ErrorCode } from '@aqueduct/protocol';
 import { timingSafeEqual } from 'node:crypto';
 import { AuthError, type Authenticator } from '../auth/auth.js';
 import type { User } from '../auth/grants.js';
+import { INVALID_JSON, preParsedBody } from '../embed/parsed-body.js';
 
 /** An HTTP error with the JSON body `{ error: { code, message } }`. */
 export class HttpError extends Error {
@@ -29,6 +30,13 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number): Prom
   if (!/^application\/json\b/i.test(type)) throw new HttpError(415, 'BAD_REQUEST', 'Content-Type must be application/json');
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > maxBytes) throw new HttpError(413, 'MESSAGE_TOO_LARGE', `body exceeds ${maxBytes} bytes`);
+  // Embedded behind a body parser (embed/parsed-body.ts): the stream was consumed, req.body holds it.
+  const parsed = preParsedBody(req);
+  if (parsed) {
+    if (parsed.bytes > maxBytes) throw new HttpError(413, 'MESSAGE_TOO_LARGE', `body exceeds ${maxBytes} bytes`);
+    if (parsed.value === INVALID_JSON) throw new HttpError(400, 'BAD_REQUEST', 'body is not valid JSON');
+    return parsed.value;
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {

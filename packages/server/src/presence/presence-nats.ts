@@ -4,6 +4,8 @@ import type { Member } from '@aqueduct/protocol';
 import { BrokerUnavailableError } from '../broker/broker.js';
 import { NatsLink, natsUnavailable } from '../broker/nats-link.js';
 import { natsNames, token, type NatsNames } from '../broker/nats-names.js';
+import { encodeFeedEphemeral } from '../broker/nats-wire.js';
+import { NodeLiveness } from './presence-nats-liveness.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Presence } from './presence.js';
@@ -33,10 +35,14 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /**
- * Presence in a JetStream key-value bucket `<prefix>_presence` whose TTL is `ttlMs`. A member is the
- * key `<room token>.<client token>`; each node rewrites its own entries every `heartbeatMs`, so the
- * entries of a node that died vanish within `ttlMs` of its last rewrite, and entries lost with the
- * server's store come back with the next rewrite. `list` reads the room's keys with one watch.
+ * Presence in a JetStream key-value bucket `<prefix>_presence` (TTL 2 × `ttlMs`). A member is the
+ * key `<room token>.<client token>`; each node rewrites its own entries every `heartbeatMs`, and its
+ * liveness key in `<prefix>_presence_nodes` (TTL `ttlMs`, see NodeLiveness). `list` reads the room's
+ * keys with one watch and leaves out entries of nodes whose liveness key is gone, so the users of a
+ * node that died vanish within `ttlMs` of its last heartbeat. The first live node to see such an
+ * entry (a `list`, or its heartbeat sweep of the rooms where it has members) deletes it, guarded by
+ * the entry's revision so that exactly one node succeeds, and publishes `presence.leave` for it on
+ * the room's feed. Entries lost with the server's store come back with the next rewrite.
  */
 export class NatsPresence implements Presence {
   private readonly link: NatsLink;
@@ -53,6 +59,8 @@ export class NatsPresence implements Presence {
   private beating?: Promise<void>;
   private closed = false;
   private started?: Promise<void>;
+  private readonly liveness: NodeLiveness;
+  private sweepCursor = 0;
 
   constructor(options: NatsPresenceOptions) {
     const n = options.config?.nats;
@@ -70,9 +78,11 @@ export class NatsPresence implements Presence {
       requestTimeoutMs: options.requestTimeoutMs ?? n?.requestTimeoutMs ?? 5000,
       pingIntervalMs: n?.pingIntervalMs ?? 2000,
     });
+    this.liveness = new NodeLiveness({ link: this.link, bucket: `${this.names.presenceBucket}_nodes`, nodeId: this.nodeId, ttlMs: this.ttlMs, heartbeatMs: this.heartbeatMs, replicas: this.replicas });
     // After a reconnect the server may have lost the bucket: open it again and rewrite at once.
     this.link.onReconnect(() => {
       this.kv = undefined;
+      this.liveness.reset();
       void this.heartbeat();
     });
     this.timer = setInterval(() => { void this.heartbeat(); }, this.heartbeatMs);
@@ -90,7 +100,7 @@ export class NatsPresence implements Presence {
   /** The bucket, created when missing. */
   private bucket(): Promise<KV> {
     const { js } = this.link.parts();
-    this.kv ??= js.views.kv(this.names.presenceBucket, { ttl: this.ttlMs, history: 1, replicas: this.replicas, storage: StorageType.File });
+    this.kv ??= js.views.kv(this.names.presenceBucket, { ttl: this.ttlMs * 2, history: 1, replicas: this.replicas, storage: StorageType.File });
     const kv = this.kv;
     kv.catch(() => { if (this.kv === kv) this.kv = undefined; });
     return kv;
@@ -108,15 +118,26 @@ export class NatsPresence implements Presence {
   private async beat(): Promise<void> {
     if (this.closed || this.own.size === 0 || !this.link.health().ok) return;
     try {
+      await this.liveness.touch(true);
       const kv = await this.bucket();
       const puts: Array<Promise<unknown>> = [];
       for (const [room, members] of this.own) {
         for (const [client, value] of members) puts.push(kv.put(this.key(room, client), value));
       }
       await Promise.all(puts);
+      await this.sweep();
     } catch (err) {
       this.logger?.warn({ err: (err as Error).message }, 'nats presence: heartbeat failed');
     }
+  }
+
+  /** Lists (and so cleans) up to 1000 of the rooms where this node has members per heartbeat, round robin. */
+  private async sweep(): Promise<void> {
+    const rooms = [...this.own.keys()];
+    const batch: string[] = [];
+    for (let i = 0; i < Math.min(rooms.length, 1000); i++) batch.push(rooms[(this.sweepCursor + i) % rooms.length]);
+    this.sweepCursor = (this.sweepCursor + batch.length) % Math.max(1, rooms.length);
+    await Promise.all(batch.map((room) => this.listRoom(room).catch(() => undefined)));
   }
 
   async add(room: string, member: Member): Promise<void> {
@@ -127,6 +148,7 @@ export class NatsPresence implements Presence {
     members.set(member.client, value);
     try {
       await this.connected();
+      await this.liveness.touch();
       await (await this.bucket()).put(this.key(room, member.client), value);
     } catch (err) {
       // Remembered anyway: the heartbeat after NATS returns writes it.
@@ -149,24 +171,46 @@ export class NatsPresence implements Presence {
   async list(room: string): Promise<Member[]> {
     try {
       await this.connected();
-      const kv = await this.bucket();
-      const out: Member[] = [];
-      let initialized = false;
-      let stop = () => { initialized = true; };
-      const it = await kv.watch({ key: `${token(room)}.*`, initializedFn: () => stop() });
-      stop = () => { it.stop(); };
-      if (initialized) it.stop();
-      for await (const e of it) {
-        if (e.operation !== 'PUT') continue;
-        try {
-          out.push((JSON.parse(decoder.decode(e.value)) as Entry).m);
-        } catch {
-          this.logger?.warn({ room }, 'nats presence: undecodable entry ignored');
-        }
-      }
-      return out;
+      return await this.listRoom(room);
     } catch (err) {
       throw err instanceof BrokerUnavailableError ? err : natsUnavailable(err);
+    }
+  }
+
+  /** The members of live nodes; entries of dead nodes are deleted and announced (once, cluster-wide). */
+  private async listRoom(room: string): Promise<Member[]> {
+    const kv = await this.bucket();
+    const entries: Array<{ key: string; revision: number; entry: Entry }> = [];
+    let initialized = false;
+    let stop = () => { initialized = true; };
+    const it = await kv.watch({ key: `${token(room)}.*`, initializedFn: () => stop() });
+    stop = () => { it.stop(); };
+    if (initialized) it.stop();
+    for await (const e of it) {
+      if (e.operation !== 'PUT') continue;
+      try {
+        entries.push({ key: e.key, revision: e.revision, entry: JSON.parse(decoder.decode(e.value)) as Entry });
+      } catch {
+        this.logger?.warn({ room }, 'nats presence: undecodable entry ignored');
+      }
+    }
+    const nodes = [...new Set(entries.map((x) => x.entry.n))];
+    const alive = new Map(await Promise.all(nodes.map(async (n) => [n, await this.liveness.alive(n)] as const)));
+    const out: Member[] = [];
+    for (const x of entries) {
+      if (alive.get(x.entry.n)) { out.push(x.entry.m); continue; }
+      // Guarded by the revision: if another node deleted it first (or its node wrote it again), this fails.
+      kv.delete(x.key, { previousSeq: x.revision }).then(() => this.announceLeave(room, x.entry.m), () => undefined);
+    }
+    return out;
+  }
+
+  private announceLeave(room: string, member: Member): void {
+    try {
+      this.link.parts().nc.publish(this.names.feedSubject(room), encodeFeedEphemeral({ kind: 'presence.leave', member }));
+      this.logger?.info({ room, client: member.client }, 'nats presence: member of a dead node removed');
+    } catch (err) {
+      this.logger?.warn({ err: (err as Error).message, room }, 'nats presence: leave announcement failed');
     }
   }
 

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { failFastRedisOptions } from '../cluster/redis-options.js';
 import type { Member } from '@aqueduct/protocol';
 import { BrokerUnavailableError } from '../broker/broker.js';
+import { ROOM_PUBLISH_LUA } from '../broker/broker-redis-scripts.js';
+import { redisConnection, type RedisConnection } from '../broker/redis-connection.js';
 import { encodeEphemeral, roomChannel } from '../broker/redis-wire.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
@@ -10,7 +11,10 @@ import type { Presence } from './presence.js';
 
 /** Settings of Redis presence; the defaults match `config.redis` (README §Configuration). */
 export interface RedisPresenceOptions {
+  /** One Redis URL; with `cluster`, the comma-separated seed nodes of a Redis Cluster. */
   url: string;
+  /** `url` names a Redis Cluster. Default `config.redis.cluster` (false). */
+  cluster?: boolean;
   logger?: Logger;
   config?: Config;
   /** This node's id; entries it adds belong to it. Default `config.nodeId` or random. */
@@ -49,6 +53,29 @@ end
 return {live, removed}
 `;
 
+/**
+ * `list` on a Redis Cluster, where a script may only touch its room's slot: the caller found which
+ * nodes are dead (their heartbeat keys live in other slots); this deletes their entries atomically.
+ * KEYS: room hash. ARGV: dead node ids. Returns {live member JSONs, removed member JSONs}.
+ */
+const DROP_DEAD_LUA = `
+local dead = {}
+for i = 1, #ARGV do dead[ARGV[i]] = true end
+local all = redis.call('HGETALL', KEYS[1])
+local live, removed = {}, {}
+for i = 1, #all, 2 do
+  local v = all[i + 1]
+  local sep = string.find(v, '\\n', 1, true)
+  if dead[string.sub(v, 1, sep - 1)] then
+    redis.call('HDEL', KEYS[1], all[i])
+    table.insert(removed, string.sub(v, sep + 1))
+  else
+    table.insert(live, string.sub(v, sep + 1))
+  end
+end
+return {live, removed}
+`;
+
 /** Sets the heartbeat; returns 1 if it had expired (or Redis lost it), so the node re-adds its entries. */
 const HEARTBEAT_LUA = `
 local existed = redis.call('EXISTS', KEYS[1])
@@ -59,10 +86,12 @@ return existed
 /** Rooms checked for dead nodes' members per heartbeat. */
 const SWEEP_ROOMS_PER_BEAT = 1000;
 
-interface ScriptedRedis extends Redis {
+type ScriptedRedis = RedisConnection & {
   aqPresenceList(key: string, nodePrefix: string): Promise<[string[], string[]]>;
+  aqPresenceDropDead(key: string, ...deadNodes: string[]): Promise<[string[], string[]]>;
   aqHeartbeat(key: string, ttlMs: number): Promise<number>;
-}
+  aqRoomPublish(key: string, channel: string, message: Buffer): Promise<number>;
+};
 
 function unavailable(err: unknown): BrokerUnavailableError {
   const e = new BrokerUnavailableError(`redis unavailable: ${(err as Error)?.message ?? String(err)}`);
@@ -95,6 +124,8 @@ export class RedisPresence implements Presence {
   private readonly firstReady: Promise<void>;
   private everReady = false;
   private readonly connectWaitMs: number;
+  /** On a Redis Cluster: no script or pipeline spans two slots. */
+  private readonly cluster: boolean;
 
   constructor(options: RedisPresenceOptions) {
     const r = options.config?.redis;
@@ -104,8 +135,11 @@ export class RedisPresence implements Presence {
     this.ttlMs = options.ttlMs ?? r?.presenceTtlMs ?? 15_000;
     if (this.ttlMs <= this.heartbeatMs) throw new Error('redis presence: ttlMs must exceed heartbeatMs');
     this.logger = options.logger;
-    this.redis = new Redis(options.url, failFastRedisOptions(options.commandTimeoutMs ?? r?.commandTimeoutMs ?? 5000, 'aqueduct-presence')) as ScriptedRedis;
+    this.cluster = options.cluster ?? r?.cluster ?? false;
+    this.redis = redisConnection(options.url, this.cluster, failFastRedisOptions(options.commandTimeoutMs ?? r?.commandTimeoutMs ?? 5000, 'aqueduct-presence')) as ScriptedRedis;
     this.redis.defineCommand('aqPresenceList', { numberOfKeys: 1, lua: LIST_LUA });
+    this.redis.defineCommand('aqPresenceDropDead', { numberOfKeys: 1, lua: DROP_DEAD_LUA });
+    this.redis.defineCommand('aqRoomPublish', { numberOfKeys: 1, lua: ROOM_PUBLISH_LUA });
     this.redis.defineCommand('aqHeartbeat', { numberOfKeys: 1, lua: HEARTBEAT_LUA });
     this.redis.on('error', (err: Error) => {
       const now = Date.now();
@@ -152,6 +186,17 @@ export class RedisPresence implements Presence {
     if (this.closed || this.redis.status !== 'ready') return;
     try {
       const existed = await this.redis.aqHeartbeat(this.nodeKey, this.ttlMs);
+      if (this.cluster) {
+        // A pipeline must stay in one slot on a Redis Cluster: one command (or MULTI) per room.
+        await Promise.all([...this.own].map(([room, members]) => {
+          const key = this.roomKey(room);
+          return existed === 0 && members.size > 0
+            ? this.redis.multi().hset(key, Object.fromEntries(members)).pexpire(key, this.ttlMs * 2).exec()
+            : this.redis.pexpire(key, this.ttlMs * 2);
+        }));
+        await this.sweep();
+        return;
+      }
       const pipe = this.redis.pipeline();
       for (const [room, members] of this.own) {
         if (existed === 0 && members.size > 0) pipe.hset(this.roomKey(room), Object.fromEntries(members));
@@ -176,8 +221,16 @@ export class RedisPresence implements Presence {
     const batch: string[] = [];
     for (let i = 0; i < Math.min(rooms.length, SWEEP_ROOMS_PER_BEAT); i++) batch.push(rooms[(this.sweepCursor + i) % rooms.length]);
     this.sweepCursor = (this.sweepCursor + batch.length) % Math.max(1, rooms.length);
+    if (this.cluster) {
+      await Promise.all(batch.map(async (room) => {
+        try {
+          this.announceExpired(room, (await this.listRaw(room))[1]);
+        } catch { /* the next sweep retries */ }
+      }));
+      return;
+    }
     // Custom commands are on pipelines too; ioredis's pipeline type does not know them.
-    const pipe = this.redis.pipeline() as ReturnType<Redis['pipeline']> & { aqPresenceList(key: string, nodePrefix: string): unknown };
+    const pipe = this.redis.pipeline() as ReturnType<RedisConnection['pipeline']> & { aqPresenceList(key: string, nodePrefix: string): unknown };
     for (const room of batch) pipe.aqPresenceList(this.roomKey(room), `${this.prefix}node:`);
     const results = (await pipe.exec()) ?? [];
     results.forEach(([err, res], i) => {
@@ -217,12 +270,26 @@ export class RedisPresence implements Presence {
     let removed: string[];
     try {
       await this.connected();
-      [live, removed] = await this.redis.aqPresenceList(this.roomKey(room), `${this.prefix}node:`);
+      [live, removed] = await this.listRaw(room);
     } catch (err) {
       throw unavailable(err);
     }
     this.announceExpired(room, removed);
     return this.decode(room, live);
+  }
+
+  /** {live, removed} entries of a room; dead nodes' entries are deleted (and returned once). */
+  private async listRaw(room: string): Promise<[string[], string[]]> {
+    const key = this.roomKey(room);
+    if (!this.cluster) return this.redis.aqPresenceList(key, `${this.prefix}node:`);
+    // Heartbeat keys live in other slots than the room: find the dead nodes first, then drop their
+    // entries in one script on the room's slot.
+    const values = await this.redis.hvals(key);
+    const nodes = [...new Set(values.map((v) => v.slice(0, v.indexOf('\n'))))];
+    const alive = await Promise.all(nodes.map((n) => this.redis.exists(`${this.prefix}node:${n}`)));
+    const dead = nodes.filter((_, i) => alive[i] === 0);
+    if (dead.length === 0) return [values.map((v) => v.slice(v.indexOf('\n') + 1)), []];
+    return this.redis.aqPresenceDropDead(key, ...dead);
   }
 
   private decode(room: string, values: string[]): Member[] {
@@ -246,6 +313,13 @@ export class RedisPresence implements Presence {
     if (removed.length === 0) return;
     const members = this.decode(room, removed);
     this.logger?.info({ room, members: members.length }, 'redis presence: members of a dead node removed');
+    if (this.cluster) {
+      for (const member of members) {
+        this.redis.aqRoomPublish(this.roomKey(room), roomChannel(this.prefix, room), encodeEphemeral({ kind: 'presence.leave', member }))
+          .catch((err: Error) => this.logger?.warn({ err: err.message, room }, 'redis presence: leave announcement failed'));
+      }
+      return;
+    }
     const pipe = this.redis.pipeline();
     for (const member of members) pipe.publish(roomChannel(this.prefix, room), encodeEphemeral({ kind: 'presence.leave', member }));
     pipe.exec().catch((err: Error) => this.logger?.warn({ err: err.message, room }, 'redis presence: leave announcement failed'));
@@ -262,7 +336,9 @@ export class RedisPresence implements Presence {
     this.closed = true;
     clearInterval(this.timer);
     try {
-      if (this.redis.status === 'ready') {
+      if (this.redis.status === 'ready' && this.cluster) {
+        await Promise.all([...[...this.own].map(([room, members]) => this.redis.hdel(this.roomKey(room), ...members.keys())), this.redis.del(this.nodeKey)]);
+      } else if (this.redis.status === 'ready') {
         const pipe = this.redis.pipeline();
         for (const [room, members] of this.own) pipe.hdel(this.roomKey(room), ...members.keys());
         pipe.del(this.nodeKey);

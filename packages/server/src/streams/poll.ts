@@ -9,6 +9,7 @@ import { authenticateRequest, sendError, sendJson } from '../http/http-util.js';
 import type { HttpModule } from '../http/http-module.js';
 import type { ServerContext } from '../context.js';
 import { replayPages } from '../core/recovery.js';
+import { admitStream } from '../hooks/http-hooks.js';
 import { fastCursor, messageData, toJson } from './stream-events.js';
 import type { StreamRegistry } from './stream-registry.js';
 import { asHttpError, authorizeRooms, intParam, parseCursor, parseRooms, planRoom, type StreamStart as RoomStart } from './stream-request.js';
@@ -209,6 +210,7 @@ export function pollModule(ctx: ServerContext, registry: StreamRegistry): HttpMo
       const user = await authenticateRequest(req, url, ctx.auth, config.apiKey);
       const rooms = parseRooms(url, config.sse.maxRoomsPerStream);
       authorizeRooms(user, 'sub', rooms);
+      await admitStream(ctx.hub, user, req, rooms, 'poll'); // backend hooks
       const timeoutMs = intParam(url, 'timeoutMs', config.sse.pollTimeoutMs, config.sse.pollTimeoutMs);
       const limit = Math.max(1, intParam(url, 'limit', config.limits.maxHistoryLimit, config.limits.maxHistoryLimit));
       const raw = url.searchParams.get('cursor');

@@ -4,6 +4,7 @@ import type { ServerContext } from '../context.js';
 import { authenticateRequest, sendError } from '../http/http-util.js';
 import type { HttpModule } from '../http/http-module.js';
 import { SseStream } from './sse.js';
+import { admitStream } from '../hooks/http-hooks.js';
 import type { StreamRegistry } from './stream-registry.js';
 import { authorizeRooms, lastEventIdOf, parseCursor, parseRooms } from './stream-request.js';
 
@@ -28,6 +29,7 @@ export function sseModule(ctx: ServerContext, registry: StreamRegistry, onStream
       });
       const rooms = parseRooms(url, config.sse.maxRoomsPerStream);
       authorizeRooms(user, 'sub', rooms);
+      await admitStream(ctx.hub, user, req, rooms, 'sse'); // backend hooks
       const id = lastEventIdOf(req, url);
       const resume = id === undefined ? new Map<string, Position>() : parseCursor(id, 'Last-Event-ID', rooms);
       const named = url.searchParams.get('named') !== '0';

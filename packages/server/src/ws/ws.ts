@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CloseCodes, codecForSubprotocol, SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, type Codec } from '@aqueduct/protocol';
 import { Session, type SessionDeps } from '../core/session.js';
+import { wantsRequest } from '../hooks/session-hooks.js';
 import { frameFor } from './ws-frame.js';
 import { Flusher } from './write-coalescer.js';
 import { FrameDeflater, negotiatedCompression, perMessageDeflateOptions, type WireCompression } from './ws-deflate.js';
@@ -151,10 +152,10 @@ export class WsBus {
 
   /** Handles an upgrade to `/ws` (the Origin and connection-count checks are done by the caller). */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, url));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, url, req));
   }
 
-  private accept(ws: WebSocket, url: URL): void {
+  private accept(ws: WebSocket, url: URL, req: IncomingMessage): void {
     const { deps } = this.options;
     const offered = ws.protocol;
     const codec = codecForSubprotocol(offered || undefined);
@@ -164,6 +165,7 @@ export class WsBus {
     }
     (ws as unknown as { _socket: Socket })._socket.setNoDelay(true);
     const session = new Session(new WsTransport(ws, codec, this.flusher, this.deflater), deps);
+    if (wantsRequest(deps.hub)) session.request = req; // onConnect (backend hooks), until auth
     deps.metrics.connections.labels('ws').inc();
     deps.metrics.connectionsTotal.labels('ws').inc();
     this.options.onSession(session);

@@ -1,7 +1,7 @@
 /**
  * The churn soak: for a fixed time, publishers publish through a ChaosProxy that cuts connections
  * at random; persistent subscribers (through the proxy) and a slow reader (paused for seconds at a
- * time, so the server closes it as slow and it recovers) must end up with every acknowledged
+ * time, so the server closes it as slow and it recovers from history) must end up with every acknowledged
  * publication; short-lived clients connect, join, publish and leave in a loop; y-websocket editors
  * (through the proxy) edit one document, and at the end every editor and the server's stored copy
  * must hold the same content.
@@ -21,6 +21,8 @@ export interface ChurnOptions {
   apiKey: string;
   token(sub: string): Promise<string>;
   log(line: string): void;
+  /** The server's memory now (RSS, heap floor), for the progress lines. */
+  memory?(): string;
 }
 
 export interface ChurnCounts {
@@ -77,7 +79,8 @@ export async function churnSoak(o: ChurnOptions): Promise<ChurnCounts> {
     const slow = i === 4;
     const client = new AqueductClient({
       url: slow ? o.url : proxyUrl, token: () => o.token(`sub-${i}`), codec: i % 2 ? msgpackCodec : 'json',
-      WebSocket: recordingWs(slow ? slowSockets : [], i % 3 !== 0), ...opts,
+      // The slow reader never compresses: compressed, the stream is too small to fill the socket buffers.
+      WebSocket: recordingWs(slow ? slowSockets : [], !slow && i % 3 !== 0), ...opts,
     });
     const got = new Map<string, Set<string>>(ROOMS.map((r) => [r, new Set()]));
     if (slow) client.on('disconnected', (d) => { if (d.code === 4001) counts.slowDisconnects++; });
@@ -158,7 +161,7 @@ export async function churnSoak(o: ChurnOptions): Promise<ChurnCounts> {
       const ws = slowSockets[slowSockets.length - 1];
       if (!ws || ws.readyState !== WebSocket.OPEN) continue;
       ws.pause();
-      await sleep(6000 + Math.random() * 6000); // longer than the kernel's buffers take to fill
+      await sleep(10_000 + Math.random() * 10_000); // longer than the kernel's buffers (~4 MB) take to fill
       ws.resume();
     }
   })());
@@ -184,7 +187,7 @@ export async function churnSoak(o: ChurnOptions): Promise<ChurnCounts> {
     await sleep(Math.min(1000, end - Date.now()));
     if (Date.now() >= nextLog) {
       nextLog += 30_000;
-      o.log(`soak: ${Math.round((end - Date.now()) / 1000)} s left; acked ${counts.acked}, delivered ${counts.delivered}, cuts ${proxy.cuts}, churned ${counts.churnConnections}`);
+      o.log(`soak: ${Math.round((end - Date.now()) / 1000)} s left; acked ${counts.acked}, delivered ${counts.delivered}, cuts ${proxy.cuts}, churned ${counts.churnConnections}, slow-reader disconnects ${counts.slowDisconnects}${o.memory ? `, ${o.memory()}` : ''}`);
     }
   }
   running = false;

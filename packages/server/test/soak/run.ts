@@ -28,5 +28,6 @@ churn: acknowledged          ${c.acked} publications, ${c.delivered} deliveries,
 acknowledged messages lost   ${c.lost}   (resets told: ${c.resets})
 documents corrupted          ${c.docsCorrupted} of ${c.docsChecked} copies compared (${c.docEdits} edits)
 server RSS (MB)              start ${r.rssStartMb}, after fuzz ${r.rssAfterFuzzMb}, end ${r.rssEndMb}, max ${r.rssMaxMb}
+server heap floor (MB)       first minute of churn ${r.heapFloorMb.churnFirstMinute}, last minute ${r.heapFloorMb.churnLastMinute} (lowest heap in use, sampled every second)
 duration                     ${r.durationSec} s`);
 process.exit(r.crashes + r.serverErrors + c.lost + c.docsCorrupted === 0 ? 0 : 1);

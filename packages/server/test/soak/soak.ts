@@ -35,6 +35,11 @@ export interface SoakReport {
   rssAfterFuzzMb: number;
   rssEndMb: number;
   rssMaxMb: number;
+  /**
+   * Lowest heap in use sampled (every second, from /metrics) in the first and the last minute of the
+   * churn: the live data left after garbage collection, a better leak signal than RSS.
+   */
+  heapFloorMb: { churnFirstMinute: number; churnLastMinute: number };
   postRoutes: string[];
   durationSec: number;
 }
@@ -53,7 +58,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     env: {
       AQUEDUCT_JWT_SECRET: SECRET, AQUEDUCT_API_KEY: API_KEY, AQUEDUCT_DEMO: '1', AQUEDUCT_LOG_LEVEL: 'info',
       AQUEDUCT_SET: [
-        'namespaces.soak.historySize=200000', 'namespaces.soak.historyTtlMs=3600000',
+        // History bounded well below what the soak publishes (so the RSS figures show memory levelling off),
+        // yet deep enough (~2 min of a room's traffic) that no cut or slow-reader pause outruns it.
+        'namespaces.soak.historySize=20000', 'namespaces.soak.historyTtlMs=3600000',
         'namespaces.soak.publishRatePerSec=100000', 'namespaces.soak.publishBurst=100000',
         'limits.outboundQueueBytes=262144', 'compression.enabled=true', // fuzz and soak with compression negotiated (by some clients)
       ].join(';'),
@@ -72,6 +79,14 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   let rssMax = 0;
   const sampler = setInterval(() => { try { rssMax = Math.max(rssMax, rssMb(srv.pid)); } catch { /* exited */ } }, 1000);
   const rssStartMb = rssMb(srv.pid);
+  const heap: Array<{ t: number; mb: number }> = [];
+  const heapTimer = setInterval(() => {
+    fetch(`${srv.url}/metrics`).then((r) => r.text()).then((text) => {
+      const m = /^aqueduct_process_nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\S+)/m.exec(text);
+      if (m) heap.push({ t: Date.now(), mb: Math.round(Number(m[1]) / 104857.6) / 10 });
+    }, () => undefined);
+  }, 1000);
+  const heapFloor = (from: number, to: number) => Math.min(...heap.filter((h) => h.t >= from && h.t < to).map((h) => h.mb));
   const wsUrl = srv.url.replace('http', 'ws');
   const token = (sub: string) => signToken(SECRET, { sub, rooms: { 'fuzz:*': ['sub', 'pub', 'presence', 'signal'], 'doc:*': ['sub', 'pub'], 'soak:*': ['sub', 'pub', 'presence'] } });
   const byEndpoint: Record<string, number> = {};
@@ -111,13 +126,21 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     if (!exited) throw err;
   }
   const rssAfterFuzzMb = exited ? 0 : rssMb(srv.pid);
+  let churnStart = 0;
+  let churnEnd = 0;
   let churn: ChurnCounts = { acked: 0, lost: 0, resets: 0, delivered: 0, churnConnections: 0, cuts: 0, slowDisconnects: 0, docEdits: 0, docsCorrupted: 0, docsChecked: 0 };
   if (!exited) {
     o.log(`soak: ${o.seconds} s of churn`);
-    churn = await churnSoak({ url: srv.url, port: srv.port, seconds: o.seconds, apiKey: API_KEY, token, log: o.log });
+    churnStart = Date.now();
+    churn = await churnSoak({
+      url: srv.url, port: srv.port, seconds: o.seconds, apiKey: API_KEY, token, log: o.log,
+      memory: () => `server RSS ${rssMb(srv.pid)} MB, heap floor (30 s) ${heapFloor(Date.now() - 30_000, Date.now())} MB`,
+    });
+    churnEnd = churnStart + o.seconds * 1000;
   }
   const rssEndMb = exited ? 0 : rssMb(srv.pid);
   clearInterval(sampler);
+  clearInterval(heapTimer);
   if (exited) crashes++;
   else await srv.kill();
   return {
@@ -131,6 +154,10 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     httpStatuses: Object.fromEntries(http.statuses),
     churn,
     rssStartMb, rssAfterFuzzMb, rssEndMb, rssMaxMb: rssMax,
+    heapFloorMb: {
+      churnFirstMinute: heapFloor(churnStart, Math.min(churnEnd, churnStart + 60_000)),
+      churnLastMinute: heapFloor(Math.max(churnStart, churnEnd - 60_000), churnEnd),
+    },
     postRoutes: routes,
     durationSec: Math.round((performance.now() - t0) / 1000),
   };
