@@ -2,6 +2,7 @@ import type { Config } from '../../config.js';
 import { bodySchema } from '../../http/body.js';
 import { tokenBody } from './demo-bodies.js';
 import { MAX_TOKEN_BODY_BYTES } from './demo.js';
+import { LIVE_ROLES } from './demo-roles.js';
 import { apiKeyOnly, bodyErrors, errorResponse, headOf, json, noAuth, ref, type OpenApiFragment } from '../../http/openapi-common.js';
 
 
@@ -31,10 +32,13 @@ export function demoOpenApi(config: Config): OpenApiFragment {
   const root = staticFile('demoPage', 'The demo room page (demo mode), or a landing page saying demo mode is off', ['text/html'], {
     description: '`/index.html` is the same page. With demo mode off: a small HTML landing page (no ETag, never 304).',
   });
+  const live = staticFile('livePage', 'The live-stream room app (demo mode): `?role=host|cohost|viewer`, `?room=<slug>`, `?name=`', ['text/html'], {
+    description: '`/live/` is the same page. With demo mode off: 404 NOT_FOUND.',
+  });
   const whiteboard = staticFile('whiteboardPage', 'The whiteboard app page (demo mode only; 404 with demo mode off)', ['text/html']);
   const sw = staticFile('demoServiceWorker', 'The demo page\'s service worker (keeps the app shell for reloads without network; scope `/`)', ['text/javascript']);
   const admin = staticFile('adminPage', 'The admin dashboard page (its data needs the API key)', ['text/html'], { description: '`/admin/` is the same page.' });
-  const build = staticFile('demoBundle', 'Scripts of the demo, whiteboard and dashboard pages (`demo.js`, `whiteboard.js`, `admin.js` and their source maps)', ['text/javascript', 'application/json'], {
+  const build = staticFile('demoBundle', 'Scripts of the demo, whiteboard, live-stream and dashboard pages (`demo.js`, `whiteboard.js`, `live.js`, `admin.js` and their source maps)', ['text/javascript', 'application/json'], {
     parameters: [{ name: 'file', in: 'path', required: true, schema: { type: 'string' }, example: 'demo.js' }],
     description: 'Any other name: no route (404).',
   });
@@ -46,6 +50,7 @@ export function demoOpenApi(config: Config): OpenApiFragment {
     tags: [{ name: 'demo', description: 'The demo app (demo mode only, `--demo`), the admin dashboard and their assets.' }],
     paths: {
       '/': { get: root, head: headOf(root) },
+      '/live': { get: live, head: headOf(live) },
       '/admin': { get: admin, head: headOf(admin) },
       '/whiteboard': { get: whiteboard, head: headOf(whiteboard) },
       '/sw.js': { get: sw, head: headOf(sw) },
@@ -96,6 +101,7 @@ export function demoOpenApi(config: Config): OpenApiFragment {
         type: 'object', required: ['token', 'user', 'name', 'color', 'rooms', 'expiresAt'],
         properties: {
           token: { type: 'string' }, user: { type: 'string' }, name: { type: 'string' }, color: { type: 'string' },
+          role: { type: 'string', enum: [...LIVE_ROLES], description: 'Present when one was asked for.' },
           rooms: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } }, description: 'The grants: `{ "demo:*": [...] }`.' },
           expiresAt: { type: 'integer', description: 'ms since epoch' },
         },
