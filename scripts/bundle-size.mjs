@@ -12,6 +12,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 export const CASES = {
   'client, JSON only': "export * from '@aqueduct/client';",
   'client + MessagePack': "export * from '@aqueduct/client'; export * from '@aqueduct/client/msgpack';",
+  'client + offline storage': "export * from '@aqueduct/client'; export * from '@aqueduct/client/offline';",
   'socket.io-client': "export * from 'socket.io-client';",
 };
 

@@ -14,6 +14,7 @@ export function ensureSystemDeps() {
   if (!hasPostgres()) missing.push('postgresql');
   if (!has('turnserver')) missing.push('coturn');
   if (!has('chromium')) missing.push('chromium');
+  if (!has('janus')) missing.push('janus');
   if (missing.length === 0) return;
   if (process.getuid?.() !== 0 || !has('apt-get')) {
     console.error(`missing system packages: ${missing.join(' ')} (install them with apt-get)`);

@@ -12,7 +12,7 @@ mkdirSync(outdir, { recursive: true });
 
 /** @type {import('esbuild').BuildOptions} */
 const options = {
-  entryPoints: { demo: here('src/demo.ts'), admin: here('src/admin.ts'), whiteboard: here('src/whiteboard/main.ts') },
+  entryPoints: { demo: here('src/demo.ts'), admin: here('src/admin.ts'), whiteboard: here('src/whiteboard/main.ts'), live: here('src/live/live.ts'), sw: here('src/sw.ts') },
   outdir,
   bundle: true,
   format: 'esm',
@@ -35,5 +35,5 @@ if (process.argv.includes('--watch')) {
 } else {
   const result = await esbuild.build({ ...options, metafile: true });
   const bytes = Object.values(result.metafile.outputs).filter((o) => !o.entryPoint?.endsWith('.map') && o.bytes).reduce((n, o) => n + o.bytes, 0);
-  console.log(`demo: bundled demo.js, admin.js and whiteboard.js (${Math.round(bytes / 1024)} KiB with maps) into packages/server/public/build/`);
+  console.log(`demo: bundled demo.js, admin.js, whiteboard.js, live.js and sw.js (${Math.round(bytes / 1024)} KiB with maps) into packages/server/public/build/`);
 }

@@ -1,11 +1,14 @@
-import { ClientCloseCodes, jsonCodec, type AuthResult, type Codec, type ResultMap } from '@aqueduct/protocol';
+import { ClientCloseCodes, jsonCodec, type AuthResult, type Codec, type Position, type ResultMap } from '@aqueduct/protocol';
 import type { BackoffOptions } from './backoff.js';
 import type { ConnectionState, DisconnectInfo, RoomConnection, WebSocketConstructor } from './connection.js';
 import { Emitter } from './emitter.js';
 import { AqueductError } from './errors.js';
 import { Outbox } from './outbox.js';
+import type { OutboxEvents } from './outbox-types.js';
+import type { OfflinePersistence, OutboxAck, OutboxDrop, OutboxEntry } from './offline-types.js';
 import { Room, type RoomOptions } from './room.js';
 import { PeerMesh, type PeerMeshOptions } from './peers.js';
+import { MediaSession, type MediaOptions } from './media.js';
 import { SocketLink } from './socket-link.js';
 import { subscribeEvents, type EventsHandlers, type EventsSubscription, type SubscribeEventsOptions } from './events.js';
 
@@ -34,6 +37,12 @@ export interface ClientOptions {
   refreshBeforeExpiryMs?: number;
   /** Connect immediately. Default true. */
   autoConnect?: boolean;
+  /**
+   * Offline persistence (opt-in, from `@aqueduct/client/offline`): `offlineStorage({ store })`
+   * keeps the outbox, room positions and SSE positions across reloads. The client connects once
+   * they are restored; its `outboxMax` then bounds the outbox (instead of `maxQueuedPublishes`).
+   */
+  offline?: OfflinePersistence;
 }
 
 export interface ClientEvents {
@@ -41,6 +50,12 @@ export interface ClientEvents {
   connected: (info: AuthResult) => void;
   disconnected: (info: DisconnectInfo) => void;
   error: (error: AqueductError) => void;
+  /** The server acknowledged a queued publish (also one restored from storage, which has no promise). */
+  outboxack: (info: OutboxAck) => void;
+  /** A queued publish left the outbox unsent: too old, unconfirmed, refused, or over the limit. */
+  outboxdrop: (info: OutboxDrop) => void;
+  /** Publishes restored from offline storage (or taken over from a closed tab) joined the outbox. */
+  outboxrestore: (entries: OutboxEntry[]) => void;
 }
 
 /**
@@ -58,9 +73,18 @@ export class AqueductClient extends Emitter<ClientEvents> {
   private readonly link: SocketLink;
   private readonly outbox: Outbox;
   private readonly rooms = new Map<string, Room<unknown>>();
+  /** Media sessions by room (SFU events are routed here). */
+  private readonly medias = new Map<string, MediaSession>();
   private readonly connection: RoomConnection;
   /** The final close's error, for rooms created after it (until a new connection). */
   private lastClose?: AqueductError;
+  /** Room positions restored from offline storage, applied to rooms as they are created. */
+  private restoredPositions?: Map<string, Position>;
+  private restoring = false;
+  /** The user of the last authenticated connection: the owner of publishes queued while offline. */
+  private lastUser?: string;
+  /** Resolves once offline storage (if any) is restored: the outbox holds the saved publishes. */
+  readonly restored: Promise<void>;
 
   constructor(private readonly options: ClientOptions) {
     super();
@@ -73,18 +97,30 @@ export class AqueductClient extends Emitter<ClientEvents> {
       state: (state) => this.emit('state', state),
       connected: (info) => {
         this.lastClose = undefined;
+        this.lastUser = info.user;
         this.emit('connected', info);
         // Resend unacknowledged publishes first, in their original order, with their original ids.
-        this.outbox.resendAll();
+        this.outbox.resendAll(info.user);
         for (const room of this.rooms.values()) room._rejoin();
+        options.offline?.rescan();
+        for (const media of this.medias.values()) media._reconnected();
       },
-      dropped: () => { for (const room of this.rooms.values()) room._disconnected(); },
+      dropped: () => {
+        for (const room of this.rooms.values()) room._disconnected();
+        for (const media of this.medias.values()) media._dropped();
+      },
       disconnected: (info) => this.emit('disconnected', info),
       final: ({ code, reason }) => this.closeAll(new AqueductError('CLOSED', `connection closed: ${code} ${reason}`, false, { closeCode: code, closeReason: reason })),
-      message: (msg) => this.rooms.get(msg.room)?._receive(msg),
+      message: (msg) => msg.t === 'media' ? this.medias.get(msg.room)?._receive(msg) : this.rooms.get(msg.room)?._receive(msg),
       error: (err) => this.emit('error', err),
     });
-    this.outbox = new Outbox(this.link, options.maxQueuedPublishes ?? 1000);
+    const offline = options.offline;
+    const events: OutboxEvents = {
+      ack: (info) => this.emit('outboxack', info),
+      drop: (info) => this.emit('outboxdrop', info),
+      error: (err) => this.emit('error', err),
+    };
+    this.outbox = offline?.createOutbox(this.link, events) ?? new Outbox(this.link, options.maxQueuedPublishes ?? 1000, events);
     const link = this.link;
     const outbox = this.outbox;
     this.connection = {
@@ -94,11 +130,27 @@ export class AqueductClient extends Emitter<ClientEvents> {
       // Closed for good: refuse at once rather than queue for a connection that will not come.
       publish: (room, data, event) => this.link.state === 'closed'
         ? Promise.reject(this.lastClose ?? new AqueductError('CLOSED', 'client is closed'))
-        : outbox.publish(room, data, event),
+        : outbox.publish(room, data, event, link.auth?.user ?? this.lastUser),
       publishVolatile: (room, data, event) => link.ready && link.sendFrame({ t: 'pub', id: link.nextId(), room, data, event, volatile: true }),
       forgetRoom: (name) => { this.rooms.delete(name); },
+      positionChanged: offline ? (room, position) => offline.savePosition(room, position) : undefined,
       http: () => this.http(),
     };
+    // The connection waits until the saved outbox and positions are back (`connect()`).
+    this.restoring = !!offline;
+    this.restored = offline
+      ? offline.start({
+        restored: (entries) => this.emit('outboxrestore', entries),
+        positions: (positions) => {
+          this.restoredPositions = positions;
+          for (const room of this.rooms.values()) {
+            const p = positions.get(room.name);
+            if (p) room._restorePosition(p);
+          }
+        },
+        error: (err) => this.emit('error', err),
+      }).finally(() => { this.restoring = false; })
+      : Promise.resolve();
     if (options.autoConnect !== false) this.connect();
   }
 
@@ -125,15 +177,23 @@ export class AqueductClient extends Emitter<ClientEvents> {
     return this.link.ready;
   }
 
-  /** Opens the connection (no-op if already open or connecting). */
+  /** Copies of the publishes waiting to be sent or acknowledged, oldest first. */
+  pendingPublishes(): OutboxEntry[] {
+    return this.outbox.entries();
+  }
+
+  /** Opens the connection (no-op if already open or connecting); after offline storage is restored. */
   connect(): void {
-    this.link.connect();
+    if (this.restoring) void this.restored.then(() => this.link.connect());
+    else this.link.connect();
   }
 
   /** Closes for good: pending requests and queued publishes reject with CLOSED. */
   close(): void {
     this.link.close();
     this.outbox.stop();
+    // Saved publishes stay saved: the next client on this storage resends them.
+    void this.options.offline?.close();
     const { code, reason } = ClientCloseCodes.CLOSED;
     this.closeAll(new AqueductError('CLOSED', reason, false, { closeCode: code, closeReason: reason }));
     this.link.markClosed();
@@ -165,6 +225,8 @@ export class AqueductClient extends Emitter<ClientEvents> {
     let room = this.rooms.get(name);
     if (!room) {
       room = new Room<unknown>(this.connection, name, options);
+      const restored = this.restoredPositions?.get(name);
+      if (restored) room._restorePosition(restored);
       if (this.link.state === 'closed' && this.lastClose) room._closed(this.lastClose);
       this.rooms.set(name, room);
       if (this.ready) room._rejoin();
@@ -183,6 +245,43 @@ export class AqueductClient extends Emitter<ClientEvents> {
   }
 
   /**
+   * Audio/video for `room` (README §Media (SFU)): `await media.join()`, `await media.publish(stream)`,
+   * `track` / `trackremoved` events. One session per room; the mode (SFU, mesh, auto) is fixed by the
+   * first call.
+   */
+  media(room: string, options: MediaOptions = {}): MediaSession {
+    let media = this.medias.get(room);
+    if (!media) {
+      const session: MediaSession = new MediaSession(this.connection, room, options, {
+        mesh: () => this.peers(room, { iceServers: options.iceServers, RTCPeerConnection: options.RTCPeerConnection }),
+        forget: () => { if (this.medias.get(room) === session) this.medias.delete(room); },
+        whenReady: (timeoutMs) => this.whenReady(timeoutMs),
+      });
+      media = session;
+      this.medias.set(room, media);
+    }
+    return media;
+  }
+
+  /** Resolves once authenticated; rejects with DISCONNECTED after `timeoutMs`, CLOSED on a final close. */
+  private whenReady(timeoutMs: number): Promise<void> {
+    if (this.ready) return Promise.resolve();
+    if (this.link.state === 'closed') return Promise.reject(this.lastClose ?? new AqueductError('CLOSED', 'client is closed'));
+    return new Promise((resolve, reject) => {
+      const done = (err?: AqueductError) => {
+        clearTimeout(timer);
+        offConnected();
+        offState();
+        if (err) reject(err);
+        else resolve();
+      };
+      const timer = setTimeout(() => done(new AqueductError('DISCONNECTED', `not connected within ${timeoutMs} ms`, true)), timeoutMs);
+      const offConnected = this.on('connected', () => done());
+      const offState = this.on('state', (s) => { if (s === 'closed') done(this.lastClose ?? new AqueductError('CLOSED', 'client is closed')); });
+    });
+  }
+
+  /**
    * Subscribes to rooms over Server-Sent Events on this client's server, with its token
    * (docs/sse-http.md). Independent of the WebSocket connection; resumes exactly by event id.
    */
@@ -191,7 +290,9 @@ export class AqueductClient extends Emitter<ClientEvents> {
     handlers: EventsHandlers<T>,
     options: Omit<SubscribeEventsOptions<T>, 'url' | 'token' | 'rooms' | 'handlers'> = {},
   ): EventsSubscription {
-    return subscribeEvents({ ...options, url: this.link.url, token: this.options.token, rooms, handlers });
+    // With offline storage the subscription resumes where the last page left it.
+    const savedEventId = options.lastEventId === undefined ? this.options.offline?.eventPosition(rooms) : undefined;
+    return subscribeEvents({ ...options, url: this.link.url, token: this.options.token, rooms, handlers, savedEventId });
   }
 
   /** The HTTP base URL of the current node and the token, for the SDK's HTTP calls. */

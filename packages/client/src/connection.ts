@@ -1,4 +1,4 @@
-import type { ResultMap } from '@aqueduct/protocol';
+import type { Position, ResultMap } from '@aqueduct/protocol';
 
 /** The WebSocket constructor shape the client needs (browser `WebSocket`, or the `ws` package). */
 export interface WebSocketLike {
@@ -33,6 +33,8 @@ export interface RoomConnection {
   publish(room: string, data: unknown, event: string | undefined): Promise<ResultMap['pub']>;
   /** Fire-and-forget volatile publish; false when not sent (offline). */
   publishVolatile(room: string, data: unknown, event: string | undefined): boolean;
+  /** The room's last position changed (undefined: the room was left); saved by offline storage. */
+  positionChanged?(room: string, position: Position | undefined): void;
   /** The room left: stop re-joining it. */
   forgetRoom(name: string): void;
   /** The HTTP base URL of the current node and a token, for the SDK's HTTP calls. */

@@ -1,7 +1,7 @@
 import type { ErrorCode, ReplyError } from '@aqueduct/protocol';
 
-/** Client-side error codes (beyond the server's reply codes). */
-export type ClientErrorCode = ErrorCode | 'DISCONNECTED' | 'TIMEOUT' | 'QUEUE_FULL' | 'CLOSED';
+/** Client-side error codes (beyond the server's reply codes). `DROPPED`: a queued publish left the outbox unsent (see the `outboxdrop` event for why). */
+export type ClientErrorCode = ErrorCode | 'DISCONNECTED' | 'TIMEOUT' | 'QUEUE_FULL' | 'CLOSED' | 'DROPPED';
 
 /** The WebSocket close behind a `CLOSED` error (a final close, or `client.close()`). */
 export interface CloseDetails {

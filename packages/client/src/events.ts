@@ -61,6 +61,11 @@ export interface SubscribeEventsOptions<T = unknown> {
   EventSource?: EventSourceConstructor;
   /** Resume after this event id (e.g. one saved in storage). */
   lastEventId?: string;
+  /**
+   * Where the subscription's position is kept across reloads (set by `client.events()` with offline
+   * storage): loaded before the first connection when `lastEventId` is not given, saved on every event.
+   */
+  savedEventId?: { load(): Promise<string | undefined>; save(id: string): void };
   /** Send cookies cross-origin (the server must list your origin in `allowedOrigins`). */
   withCredentials?: boolean;
   /** Delays of the helper's own reopen (after a failed connection or a server disconnect). */
@@ -130,8 +135,11 @@ export function subscribeEvents<T = unknown>(options: SubscribeEventsOptions<T>)
     }
   };
   const track = (ev: EventSourceMessageLike) => {
-    if (ev.lastEventId) lastEventId = ev.lastEventId;
+    if (!ev.lastEventId || ev.lastEventId === lastEventId) return;
+    lastEventId = ev.lastEventId;
+    options.savedEventId?.save(ev.lastEventId);
   };
+  let restore = lastEventId === undefined ? options.savedEventId : undefined;
 
   const shutdown = () => {
     closed = true;
@@ -179,6 +187,11 @@ export function subscribeEvents<T = unknown>(options: SubscribeEventsOptions<T>)
     let token: string | undefined;
     let ES: EventSourceConstructor;
     try {
+      if (restore) {
+        const saved = await restore.load();
+        restore = undefined;
+        lastEventId ??= saved;
+      }
       token = typeof options.token === 'function' ? await options.token() : options.token;
       ES = options.EventSource ?? (await defaultEventSource());
     } catch (err) {

@@ -174,22 +174,37 @@ export class Room<Msg = unknown> extends Emitter<RoomEvents<Msg>> {
       this.emit('presence', this.members);
     }
     if (lost) {
-      this.position = { epoch: result.epoch, offset: result.offset };
-      this.emit('reset', { room: this.name, reason: since && since.epoch !== result.epoch ? 'epoch-changed' : 'history-lost', position: { ...this.position } });
+      this.setPosition({ epoch: result.epoch, offset: result.offset });
+      this.emit('reset', { room: this.name, reason: since && since.epoch !== result.epoch ? 'epoch-changed' : 'history-lost', position: { epoch: result.epoch, offset: result.offset } });
     } else {
       for (const pub of result.publications) this.deliver(pub);
       if (!this.position || this.position.epoch !== result.epoch || this.position.offset < result.offset) {
-        this.position = { epoch: result.epoch, offset: Math.max(result.offset, this.position?.epoch === result.epoch ? this.position.offset : 0) };
+        this.setPosition({ epoch: result.epoch, offset: Math.max(result.offset, this.position?.epoch === result.epoch ? this.position.offset : 0) });
       }
     }
     for (const m of early) this._receive(m);
-    this.emit('joined', { recovered: rejoin ? result.recovered : true, rejoin, position: { ...this.position } });
+    const position = this.position as Position | undefined ?? { epoch: result.epoch, offset: result.offset };
+    this.emit('joined', { recovered: rejoin ? result.recovered : true, rejoin, position: { ...position } });
     for (const w of this.joinWaiters.splice(0)) w.resolve();
+  }
+
+  /** Every change of the last position goes through here (and to offline storage, if any). */
+  private setPosition(position: Position): void {
+    this.position = position;
+    this.connection.positionChanged?.(this.name, position);
+  }
+
+  /**
+   * @internal A position restored from offline storage: the first join resumes after it (and
+   * reports `rejoin: true`). Ignored once the room has a position of its own.
+   */
+  _restorePosition(position: Position): void {
+    if (!this.position) this.position = { ...position };
   }
 
   private deliver(pub: Publication): void {
     if (this.position && pub.epoch === this.position.epoch && pub.offset <= this.position.offset) return;
-    this.position = { epoch: pub.epoch, offset: pub.offset };
+    this.setPosition({ epoch: pub.epoch, offset: pub.offset });
     this.emit('message', { room: this.name, data: pub.data as Msg, event: pub.event, from: pub.from, epoch: pub.epoch, offset: pub.offset, volatile: false });
   }
 
@@ -221,8 +236,8 @@ export class Room<Msg = unknown> extends Emitter<RoomEvents<Msg>> {
         this.emit('signal', msg.from, msg.payload);
         return;
       case 'reset':
-        this.position = { epoch: msg.epoch, offset: msg.offset };
-        this.emit('reset', { room: this.name, reason: 'epoch-changed', position: { ...this.position } });
+        this.setPosition({ epoch: msg.epoch, offset: msg.offset });
+        this.emit('reset', { room: this.name, reason: 'epoch-changed', position: { epoch: msg.epoch, offset: msg.offset } });
         return;
       default:
         return;
@@ -272,6 +287,7 @@ export class Room<Msg = unknown> extends Emitter<RoomEvents<Msg>> {
     const wasJoined = this.joined;
     this.joined = false;
     this.connection.forgetRoom(this.name);
+    this.connection.positionChanged?.(this.name, undefined);
     if (wasJoined && this.connection.ready) {
       try { await this.connection.request('leave', { room: this.name }); } catch { /* connection gone: nothing to leave */ }
     }

@@ -200,6 +200,7 @@ export class SocketLink {
       case 'presence.leave':
       case 'signal':
       case 'reset':
+      case 'media':
         this.on.message(msg);
         return;
       case 'ping':

@@ -36,3 +36,13 @@ test('an app that imports @aqueduct/client/msgpack gets msgpackr', async () => {
   const inputs = await inputsOf("export * from '@aqueduct/client'; export * from '@aqueduct/client/msgpack';");
   assert.equal(has(inputs, 'msgpackr'), true);
 });
+
+test('offline storage is opt-in: only an app that imports @aqueduct/client/offline bundles it', async () => {
+  const storage = ['offline.ts', 'outbox-stored.ts', 'storage.ts', 'storage-indexeddb.ts', 'storage-memory.ts', 'storage-file.ts'];
+  const plain = await inputsOf("export * from '@aqueduct/client';");
+  assert.deepEqual(plain.filter((p) => storage.some((f) => p.endsWith(`packages/client/src/${f}`))), [], 'storage code in the plain bundle');
+  const offline = await inputsOf("export * from '@aqueduct/client'; export * from '@aqueduct/client/offline';");
+  for (const f of ['offline.ts', 'outbox-stored.ts', 'storage-indexeddb.ts']) assert.ok(offline.some((p) => p.endsWith(`packages/client/src/${f}`)), f);
+  // The Node file store is its own entry: no node:fs in a browser bundle.
+  assert.equal(offline.some((p) => p.endsWith('storage-file.ts')), false);
+});

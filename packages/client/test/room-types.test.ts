@@ -1,4 +1,10 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import type { Room, RoomMessage } from '../src/index.js';
 import { startRealServer, type RealServer } from './real-server.js';
@@ -40,6 +46,24 @@ function typeChecks(room: Room<Chat>, untyped: Room): void {
 void typeChecks;
 
 describe('typed rooms: client.room<Msg>()', () => {
+  test('tsc checks this file: every @ts-expect-error above is a real type error (also when run alone)', async () => {
+    const root = fileURLToPath(new URL('../../../', import.meta.url));
+    const dir = mkdtempSync(join(tmpdir(), 'aqueduct-types-'));
+    try {
+      const config = join(dir, 'tsconfig.json');
+      writeFileSync(config, JSON.stringify({
+        extends: join(root, 'tsconfig.json'),
+        compilerOptions: { typeRoots: [join(root, 'node_modules/@types')] },
+        include: [],
+        files: [fileURLToPath(import.meta.url)],
+      }));
+      await promisify(execFile)(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', config], { cwd: root, timeout: 240_000 })
+        .catch((e: Error & { stdout?: string }) => assert.fail(`tsc reported errors:\n${e.stdout ?? e.message}`));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   let s: RealServer;
   before(async () => { s = await startRealServer(); });
   after(async () => { await s.close(); });

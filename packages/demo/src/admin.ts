@@ -70,6 +70,12 @@ function render(stats: StatsResponse): void {
   text('stat-slow', total(nodes, (n) => n.slowDisconnects));
   text('stat-docs', total(nodes, (n) => n.docsLoaded));
   text('stat-nodes', nodes.length);
+  // SFU (README §Media (SFU)): summed over nodes; "Janus down" when a configured node lost it.
+  text('stat-sfu-rooms', total(nodes, (n) => n.sfu?.rooms ?? 0));
+  text('stat-sfu-pub', total(nodes, (n) => n.sfu?.publishers ?? 0));
+  text('stat-sfu-sub', total(nodes, (n) => n.sfu?.subscribers ?? 0));
+  const sfuNodes = nodes.filter((n) => n.sfu);
+  byId('stat-sfu-up').textContent = sfuNodes.length === 0 ? '(not configured)' : sfuNodes.every((n) => n.sfu?.up) ? '' : '(Janus down)';
 
   const self = nodes[0];
   if (self) {

@@ -1,4 +1,5 @@
-import type { AqueductClient, Member, Room, RoomMessage } from '@aqueduct/client';
+import type { AqueductClient, Member, OutboxDrop, OutboxEntry, Room, RoomMessage } from '@aqueduct/client';
+import { ChatCache } from './chat-cache.js';
 import { clock, el, safeColor } from './dom.js';
 import type { ConnectionBadge } from './connection-badge.js';
 
@@ -32,14 +33,16 @@ export interface ChatPanelNodes {
 /**
  * Chat, presence and typing indicator on one room of the bus. Messages are stored publications
  * (history on join, recovered after reconnects, each shown once); typing is volatile. A message
- * sent while offline waits in the outbox (the SDK's queue) and moves to the log when the server
- * delivers it.
+ * sent while offline waits in the outbox (the SDK's queue, kept in IndexedDB across reloads) and
+ * moves to the log when the server delivers it. The last lines are cached (`ChatCache`) so a reload
+ * shows them at once, offline too; the SDK resumes the room after its saved position.
  */
 export class ChatPanel {
   private readonly outbox = new Map<string, HTMLElement>();
   private readonly typingUntil = new Map<string, { name: string; until: number }>();
   private lastTypingSent = 0;
   private typingTimer?: ReturnType<typeof setInterval>;
+  private readonly cache: ChatCache;
 
   constructor(
     private readonly nodes: ChatPanelNodes,
@@ -48,9 +51,20 @@ export class ChatPanel {
     private readonly me: () => { name: string; color: string },
     private readonly badge: ConnectionBadge,
   ) {
+    this.cache = new ChatCache(`aqueduct.demo.chat:${room.name}`);
+    for (const line of this.cache.load()) {
+      if (isChatData(line.data)) nodes.log.append(this.line(line.data, false, line.user));
+    }
     room.on('message', (m) => this.onMessage(m));
     room.on('presence', (members) => this.renderPresence(members));
-    room.on('reset', () => this.system('Some messages could not be recovered; showing what arrives from now on.'));
+    room.on('reset', () => {
+      this.cache.clear();
+      this.system('Some messages could not be recovered; showing what arrives from now on.');
+    });
+    // Messages queued before a reload (restored from IndexedDB, or taken over from a closed tab).
+    client.on('outboxrestore', (entries) => this.showQueued(entries));
+    void client.restored.then(() => this.showQueued(client.pendingPublishes()));
+    client.on('outboxdrop', (d) => this.dropped(d));
     room.on('error', (err) => this.system(`Chat error: ${err.message}`));
     nodes.form.addEventListener('submit', (ev) => {
       ev.preventDefault();
@@ -76,11 +90,33 @@ export class ChatPanel {
     this.badge.render();
     done.then(
       () => this.settle(data.nonce),
-      (err: Error) => {
-        pending.classList.add('failed');
-        pending.querySelector('.meta')?.append(` · not sent: ${err.message}`);
+      (err: Error & { code?: string }) => {
+        // Entries that left the outbox are reported by `outboxdrop` (restored ones have no promise).
+        if (err.code !== 'DROPPED' && !this.client.pendingPublishes().some((e) => (e.data as Partial<ChatData>)?.nonce === data.nonce)) this.fail(data.nonce, err.message);
       },
     ).finally(() => this.badge.render());
+  }
+
+  private showQueued(entries: OutboxEntry[]): void {
+    for (const e of entries) {
+      if (e.room !== this.room.name || e.event !== 'chat' || !isChatData(e.data) || this.outbox.has(e.data.nonce)) continue;
+      const pending = this.line(e.data, true);
+      this.outbox.set(e.data.nonce, pending);
+      this.nodes.outbox.append(pending);
+    }
+    this.badge.render();
+  }
+
+  private dropped(d: OutboxDrop): void {
+    if (d.room === this.room.name && isChatData(d.data)) this.fail(d.data.nonce, d.error?.message ?? d.reason);
+    this.badge.render();
+  }
+
+  private fail(n: string, why: string): void {
+    const pending = this.outbox.get(n);
+    if (!pending || pending.classList.contains('failed')) return;
+    pending.classList.add('failed');
+    pending.querySelector('.meta')?.append(` · not sent: ${why}`);
   }
 
   private settle(n: string): void {
@@ -105,6 +141,8 @@ export class ChatPanel {
       return;
     }
     if (m.event !== 'chat' || !isChatData(m.data)) return;
+    // Shown already: cached before a reload and delivered again after the restored position.
+    if (m.epoch !== undefined && m.offset !== undefined && !this.cache.add(m.data, m.from, m.epoch, m.offset)) return;
     if (m.from) this.typingUntil.delete(m.from.client);
     this.settle(m.data.nonce);
     this.nodes.log.append(this.line(m.data, false, m.from?.user));

@@ -14,6 +14,7 @@ export class ConnectionBadge {
 
   constructor(private readonly node: HTMLElement, private readonly client: AqueductClient) {
     client.on('state', () => this.render());
+    for (const ev of ['outboxrestore', 'outboxack', 'outboxdrop'] as const) client.on(ev, () => this.render());
     client.on('disconnected', (info) => {
       if (!info.reconnect) this.closedReason = info.reason || `code ${info.code}`;
       this.render();

@@ -7,6 +7,7 @@
  */
 import { AqueductClient, type WebSocketConstructor } from '@aqueduct/client';
 import { msgpackCodec } from '@aqueduct/client/msgpack';
+import { IndexedDbStore, offlineStorage } from '@aqueduct/client/offline';
 import { AnnouncementTicker } from './announcements.js';
 import { ChatPanel } from './chat-panel.js';
 import { ConnectionBadge } from './connection-badge.js';
@@ -44,9 +45,12 @@ async function main(): Promise<void> {
 
   const tokens = new DemoTokens();
   const wanted = params.get('name')?.trim();
+  registerServiceWorker();
   let identity;
   try {
-    identity = await tokens.fetch(wanted || undefined);
+    // Offline (a reload without network): this tab's saved identity; the SDK fetches a token later.
+    const cached = navigator.onLine ? undefined : tokens.cached();
+    identity = cached ?? await tokens.fetch(wanted || undefined);
   } catch (err) {
     status.textContent = `Could not get a demo token: ${(err as Error).message}`;
     return;
@@ -56,7 +60,10 @@ async function main(): Promise<void> {
   youNode.textContent = identity.name;
   youNode.style.setProperty('--me-color', identity.color);
 
-  const client = new AqueductClient({ url: location.origin, token: () => tokens.token(), codec: msgpackCodec, WebSocket: OnlineOnlyWebSocket });
+  // The outbox, room positions and SSE positions live in IndexedDB, per user: a reload (also
+  // offline) keeps queued messages, and the tabs of one user share one outbox.
+  const offline = offlineStorage({ store: new IndexedDbStore({ name: 'aqueduct-demo' }), name: identity.user });
+  const client = new AqueductClient({ url: location.origin, token: () => tokens.token(), codec: msgpackCodec, WebSocket: OnlineOnlyWebSocket, offline });
   const badge = new ConnectionBadge(byId('connection-badge'), client);
   // The browser knows first when the network is gone: drop the socket rather than wait for the
   // heartbeat to time out, and reconnect at once when the network is back.
@@ -92,9 +99,15 @@ async function main(): Promise<void> {
   window.addEventListener('online', () => void editor.connect());
 
   const ticker = new AnnouncementTicker(byId('announcements'), byId('announcement-status'));
-  ticker.start(identity.token);
+  let tickerStarted = false;
+  const startTicker = (token: string) => { tickerStarted = true; ticker.start(token); };
+  if (identity.token) startTicker(identity.token);
+  else ticker.pause();
   window.addEventListener('offline', () => ticker.pause());
-  window.addEventListener('online', () => ticker.resume());
+  window.addEventListener('online', () => {
+    if (tickerStarted) ticker.resume();
+    else void tokens.token().then(startTicker, () => undefined);
+  });
   if (!navigator.onLine) ticker.pause();
   tokens.onToken((id) => {
     editor.setToken(id.token);
@@ -108,7 +121,8 @@ async function main(): Promise<void> {
     status: byId('version-status'),
   }, docName, () => tokens.token());
   byId('versions-refresh').addEventListener('click', () => void versions.refresh());
-  void versions.refresh();
+  if (navigator.onLine) void versions.refresh();
+  else window.addEventListener('online', () => void versions.refresh(), { once: true });
 
   const pointers = new PointerLayer(byId('workspace'), byId('pointer-layer'), byId('pointer-path'), createPointerChannel(client, room, `${roomName}:pointers`), me);
   room.on('presence', (members) => pointers.syncMembers(members));
@@ -116,6 +130,18 @@ async function main(): Promise<void> {
   // For tests and the curious: the live objects of this page.
   Object.assign(window as object, { aqueduct: { client, room, editor, chat, badge, versions, tokens } });
   status.textContent = '';
+}
+
+/**
+ * The service worker (`/sw.js`) keeps the page, its bundle and its CSS, so the page also loads
+ * without network (network first, cache as the fallback). Secure contexts only (https, localhost).
+ */
+function registerServiceWorker(): void {
+  // Offline, the registration there is used as it is (its update check would only fail).
+  if (!('serviceWorker' in navigator) || !navigator.onLine) return;
+  navigator.serviceWorker.register('/sw.js').catch((err: Error) => {
+    byId('page-status').textContent = `Offline reload unavailable: ${err.message}`;
+  });
 }
 
 void main();

@@ -2,6 +2,8 @@ import { defaultKeymap, indentWithTab } from '@codemirror/commands';
 import { EditorState } from '@codemirror/state';
 import { EditorView, drawSelection, highlightActiveLine, keymap, lineNumbers, placeholder } from '@codemirror/view';
 import { yCollab, yUndoManagerKeymap } from 'y-codemirror.next';
+import { persistDoc } from '@aqueduct/client/yjs-offline';
+import type { IndexeddbPersistence } from 'y-indexeddb';
 import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
 
@@ -24,13 +26,18 @@ function light(color: string): string {
 /**
  * The shared editor: CodeMirror 6 bound to a Y.Text with `y-codemirror.next`, synced through the
  * server's `/yjs/:doc` endpoint by the stock `y-websocket` provider. Remote carets and selections
- * come from awareness (`user: { name, color }`).
+ * come from awareness (`user: { name, color }`). The Y.Doc is also kept in IndexedDB
+ * (`y-indexeddb`): edits made offline survive a reload and merge when the provider connects.
  */
 export class EditorPanel {
   readonly ydoc = new Y.Doc();
   readonly text = this.ydoc.getText('codemirror');
   readonly provider: WebsocketProvider;
   readonly view: EditorView;
+  /** The IndexedDB copy of the document. */
+  readonly persistence: IndexeddbPersistence;
+  /** Resolves once the IndexedDB copy is loaded into the Y.Doc. */
+  readonly loaded: Promise<void>;
   private status: DocStatus = 'connecting';
 
   constructor(private readonly opts: EditorPanelOptions) {
@@ -60,13 +67,18 @@ export class EditorPanel {
         ],
       }),
     });
-    void this.connect();
+    this.persistence = persistDoc(opts.doc, this.ydoc);
+    this.loaded = this.persistence.whenSynced.then(() => undefined);
+    // Offline (a reload without network): work on the stored copy; `online` connects.
+    if (navigator.onLine) void this.connect();
+    else opts.onStatus('disconnected', false);
   }
 
   /** (Re)connects with a fresh token (tokens are short-lived; the provider reuses `params`). */
   async connect(): Promise<void> {
+    await this.loaded;
     this.provider.params = { token: await this.opts.token() };
-    this.provider.connect();
+    if (navigator.onLine) this.provider.connect();
   }
 
   /** Updates the token used by the provider's next reconnect. */

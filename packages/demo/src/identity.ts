@@ -26,6 +26,9 @@ function stored(): Partial<Stored> {
 }
 
 export class DemoTokens {
+  /** `role`: a role of the live-stream app (`/live`), asked for with every token. */
+  constructor(private readonly options: { role?: string } = {}) {}
+
   private current?: DemoIdentity;
   private inflight?: Promise<DemoIdentity>;
   private readonly listeners = new Set<(id: DemoIdentity) => void>();
@@ -33,6 +36,16 @@ export class DemoTokens {
   /** The latest identity (after the first `fetch`). */
   get identity(): DemoIdentity | undefined {
     return this.current;
+  }
+
+  /**
+   * This tab's identity from sessionStorage without a token (`token: ''`, already expired): the
+   * page starts offline with it, and the SDK fetches a token once the network is back.
+   */
+  cached(): DemoIdentity | undefined {
+    const s = stored();
+    if (!s.user || !s.name || !s.color) return undefined;
+    return { user: s.user, name: s.name, color: s.color, token: '', expiresAt: 0 };
   }
 
   /** Called whenever a fresh token arrives (the Yjs provider needs it for its next connect). */
@@ -51,8 +64,9 @@ export class DemoTokens {
   fetch(name?: string): Promise<DemoIdentity> {
     if (this.inflight && name === undefined) return this.inflight;
     const prev = stored();
-    const body: Partial<Stored> = { ...prev };
+    const body: Partial<Stored> & { role?: string } = { ...prev };
     if (name !== undefined) body.name = name;
+    if (this.options.role) body.role = this.options.role;
     const p = (async () => {
       const res = await fetch('/api/demo/token', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
       const json = (await res.json()) as DemoIdentity | { error: { code: string; message: string } };

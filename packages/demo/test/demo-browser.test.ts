@@ -209,6 +209,8 @@ describe('demo in a real browser', () => {
     await bob.locator('#chat-input').fill('after reconnect');
     await bob.locator('#chat-input').press('Enter');
     await alice.locator('#chat-log .chat-line', { hasText: 'after reconnect' }).waitFor(WAIT);
+    // Bob's own copy may come back after Alice's: only then has it left his outbox.
+    await bob.locator('#chat-log .chat-line', { hasText: 'after reconnect' }).waitFor(WAIT);
     assert.equal(await chatCount(alice, 'sent while offline'), 1);
     assert.equal(await chatCount(bob, 'sent while offline'), 1);
     assert.equal(await bob.locator('#chat-outbox .chat-line').count(), 0);

@@ -30,6 +30,8 @@ export const ErrorCodes = {
   MESH_FULL: { message: 'peer mesh is full', temporary: false },
   NOT_FOUND: { message: 'not found', temporary: false },
   CONFLICT: { message: 'conflict', temporary: false },
+  /** The SFU room has its maximum of publishers or participants (`sfu.maxPublishers` / `sfu.maxSubscribers`). */
+  MEDIA_FULL: { message: 'media room is full', temporary: true },
   /** A backend hook (in-process or webhook) failed and the server fails closed (README §Backend hooks and webhooks). */
   HOOK_FAILED: { message: 'backend hook failed', temporary: true },
 } as const satisfies Record<string, { message: string; temporary: boolean }>;

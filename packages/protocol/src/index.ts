@@ -7,3 +7,4 @@ export * from './codec-msgpack.js';
 export * from './codecs.js';
 export * from './validate.js';
 export * from './sse.js';
+export * from './media.js';

@@ -1,4 +1,5 @@
 import type { ErrorCode } from './codes.js';
+import type { MediaEvent, MediaInfoResult, MediaJoinResult, MediaJsepResult, MediaRequest } from './media.js';
 import type { Position } from './position.js';
 
 /** WebSocket subprotocols. The first one the client offers that the server supports is used. */
@@ -62,7 +63,7 @@ export interface PongMessage { t: 'pong' }
 
 export type ClientRequest =
   | AuthRequest | RefreshRequest | JoinRequest | LeaveRequest | PublishRequest
-  | PresenceRequest | HistoryRequest | SignalRequest;
+  | PresenceRequest | HistoryRequest | SignalRequest | MediaRequest;
 export type ClientMessage = ClientRequest | PongMessage;
 
 // ---------------------------------------------------------------- server -> client
@@ -100,6 +101,8 @@ export interface ResultMap {
   presence: PresenceResult;
   history: HistoryResult;
   signal: EmptyResult;
+  /** Media (SFU) requests: the result depends on the op (PROTOCOL.md §Media (SFU)). */
+  media: MediaInfoResult | MediaJoinResult | MediaJsepResult | EmptyResult;
 }
 
 export type Reply =
@@ -122,4 +125,4 @@ export interface DisconnectEvent { t: 'disconnect'; code: number; reason: string
 
 export type ServerMessage =
   | Reply | MessageEvent | PresenceJoinEvent | PresenceLeaveEvent | SignalEvent
-  | PingMessage | ResetEvent | DisconnectEvent;
+  | PingMessage | ResetEvent | DisconnectEvent | MediaEvent;

@@ -1,6 +1,7 @@
 import type { ClientMessage, JoinRequest } from './messages.js';
 import type { Position } from './position.js';
 import { isValidRoomName } from './room-name.js';
+import { parseMediaOp } from './media.js';
 import type { ErrorCode } from './codes.js';
 
 export type ParseResult =
@@ -76,6 +77,12 @@ export function parseClientMessage(value: unknown): ParseResult {
       if (typeof value.to !== 'string' || value.to.length === 0 || value.to.length > 64) return bad('to must be a client id');
       if (value.payload === undefined) return bad('payload is required');
       return { ok: true, message: { t, id, room, to: value.to, payload: value.payload } };
+    }
+    case 'media': { // SFU signaling: see media.ts
+      const room = needRoom();
+      if (!room) return bad('invalid room name', 'INVALID_ROOM');
+      const op = parseMediaOp(value);
+      return typeof op === 'string' ? bad(op) : { ok: true, message: { t, id, room, ...op } };
     }
     default:
       return bad(`unknown message type ${JSON.stringify(typeof t === 'string' ? t.slice(0, 32) : t)}`, 'UNKNOWN_TYPE');

@@ -7,20 +7,31 @@ import { validatedConfig } from './server.js';
 import { createServer } from './node.js';
 
 const USAGE = `Usage:
-  aqueduct serve [--port N] [--host H] [--data-dir DIR] [--config FILE] [--demo] [--redis-url URL]
-                 [--database-url URL] [--set key.path=value ...]
+  aqueduct serve [--port N] [--host H] [--data-dir DIR] [--config FILE] [--demo | --no-demo]
+                 [--redis-url URL] [--database-url URL] [--log-level LEVEL] [--set key.path=value ...]
   aqueduct token --sub USER --room 'PATTERN=perm,perm' [--room ...] [--ttl 1h] [--info JSON]
                  [--data-dir DIR] [--config FILE]
+  aqueduct --help | aqueduct serve --help | aqueduct token --help
 
+serve runs a node until SIGTERM/SIGINT (then /readyz answers 503 for shutdown.readyzGraceMs before
+connections close). token prints a JWT signed with the server's secret (AQUEDUCT_JWT_SECRET, or the
+development secret generated in the data dir).
 Permissions: sub, pub, presence, signal. Patterns: an exact room name or a prefix ending in '*'.
 Environment: PORT, HOST, AQUEDUCT_* (see README §Configuration).`;
 
+const HELP = new Set(['--help', '-h', 'help']);
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  // `aqueduct --help`, `aqueduct serve --help`, `aqueduct token -h`: usage on stdout, exit 0.
+  if (command === undefined || HELP.has(command) || rest.some((a) => a === '--help' || a === '-h')) {
+    process.stdout.write(`${USAGE}\n`);
+    return command === undefined || HELP.has(command) || command === 'serve' || command === 'token' ? 0 : 2;
+  }
   if (command === 'serve') return serve(rest);
   if (command === 'token') return token(rest);
-  process.stderr.write(`${USAGE}\n`);
-  return command === undefined || command === '--help' || command === 'help' ? 0 : 2;
+  process.stderr.write(`aqueduct: unknown command "${command}"\n${USAGE}\n`);
+  return 2;
 }
 
 type Options = NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>['options']>;
@@ -64,8 +75,9 @@ async function serve(args: string[]): Promise<number> {
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    server.logger.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 15_000);
+    server.logger.info({ signal, readyzGraceMs: server.readyzGraceMs }, 'shutting down');
+    // The drain delay (shutdown.readyzGraceMs) plus 15 s for closing connections and flushing.
+    const force = setTimeout(() => process.exit(1), server.readyzGraceMs + 15_000);
     force.unref();
     server.close().then(() => process.exit(0), (err: unknown) => {
       server.logger.error({ err }, 'shutdown failed');

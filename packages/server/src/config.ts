@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { compressionSchema } from './ws/compression-config.js';
+import { shutdownSchema } from './shutdown-config.js';
 import { natsSchema } from './broker/nats-config.js';
+import { sfuSchema } from './sfu/sfu-config.js';
 import { hooksSchema } from './hooks/hooks-config.js';
 
 /**
@@ -260,6 +262,10 @@ const configSchema = z.object({
   docs: docsSchema.prefault({}),
   /** permessage-deflate on `/ws` and `/yjs/:doc`; see README §Compression. */
   compression: compressionSchema.prefault({}),
+  /** Graceful shutdown: how long `/readyz` fails before connections close; see README §Shutdown and readiness. */
+  shutdown: shutdownSchema.prefault({}),
+  /** Media through the Janus SFU; see README §Media (SFU). */
+  sfu: sfuSchema,
   /** Backend hooks as webhooks, and the hooks' failure policy; see README §Backend hooks and webhooks. */
   hooks: hooksSchema.prefault({}),
 }).strict();
@@ -355,6 +361,10 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Json {
     ['AQUEDUCT_TURN_URLS', 'turn.urls', list],
     ['AQUEDUCT_STUN_URLS', 'turn.stunUrls', list],
     ['AQUEDUCT_TURN_TTL', 'turn.ttlSec', Number],
+    ['AQUEDUCT_JANUS_URL', 'sfu.janusUrl', String],
+    ['AQUEDUCT_JANUS_API_SECRET', 'sfu.apiSecret', String],
+    ['AQUEDUCT_JANUS_ADMIN_URL', 'sfu.adminUrl', String],
+    ['AQUEDUCT_JANUS_ADMIN_SECRET', 'sfu.adminSecret', String],
     ['AQUEDUCT_WEBHOOK_URL', 'hooks.webhookUrl', String],
     ['AQUEDUCT_WEBHOOK_SECRET', 'hooks.webhookSecret', String],
   ];

@@ -7,6 +7,7 @@ import { installSseHttp } from './http/api-mount.js';
 import { createLogger } from './logger.js';
 import { AqueductServer, isConfig, type CreateServerOptions } from './server.js';
 import { installWebrtc } from './webrtc/index.js';
+import { installSfu } from './sfu/index.js';
 
 /** A part of the node: mounts routes, upgrade handlers, health checks and close hooks on it. */
 export type ServerModuleInstaller = (server: AqueductServer) => Promise<void> | void;
@@ -28,6 +29,7 @@ export async function buildNode(options: CreateServerOptions = {}): Promise<Aque
   installDemo(server); // demo page, demo tokens, admin dashboard and stats
   installDocs(server, await configuredDocBackends(config, logger, options.docs)); // /yjs/:doc and /api/docs/*
   installWebrtc(server); // ICE servers, connection stats
+  installSfu(server); // media through Janus: `media` requests on /ws, /api/admin/sfu (README §Media (SFU))
   for (const install of options.modules ?? []) await install(server);
   for (const install of installers) await install(server);
   return server;

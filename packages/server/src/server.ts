@@ -12,10 +12,12 @@ import { dataBytes } from './core/publish-policy.js';
 import { HttpError, sendError } from './http/http-util.js';
 import type { HttpModule } from './http/http-module.js';
 import { createLogger, type Logger } from './logger.js';
+import { readyzGraceMs } from './shutdown-config.js';
 import { Metrics } from './metrics.js';
 import { opsModule } from './http/ops.js';
 import type { Presence } from './presence/presence.js';
 import type { Session } from './core/session.js';
+import type { SessionExtensions } from './core/session-extensions.js';
 import { WsBus } from './ws/ws.js';
 import type { InstallDocsOptions } from './docs/install.js';
 import { Hooks, setHooks } from './hooks/hooks.js';
@@ -71,6 +73,8 @@ export class AqueductServer implements NodeHost {
   private readonly apiParts: ApiRoutes[] = [];
   private readonly bus: WsBus;
   private readonly sessions = new Set<Session>();
+  /** Parts' request handlers for the room bus (the SFU sets `media`). */
+  readonly extensions: SessionExtensions = {};
   private readonly modules: HttpModule[] = [];
   private readonly upgrades: UpgradeHandler[] = [];
   private readonly closers: Array<() => Promise<void>> = [];
@@ -78,6 +82,8 @@ export class AqueductServer implements NodeHost {
   private sweepTimer?: NodeJS.Timeout;
   private readonly sweeps: Array<(now: number) => void> = [];
   private closing?: Promise<void>;
+  /** Set at the start of close(): `/readyz` answers 503 from then on. */
+  private shuttingDown = false;
 
   constructor(readonly options: CreateServerOptions & { config: Config }, readonly broker: Broker, readonly presence: Presence) {
     this.config = options.config;
@@ -100,7 +106,7 @@ export class AqueductServer implements NodeHost {
       readiness: () => this.readiness(),
     };
     this.bus = new WsBus({
-      deps: { config: this.config, hub: this.hub, auth: this.auth, metrics: this.metrics, logger: this.logger, nodeId: this.nodeId },
+      deps: { config: this.config, hub: this.hub, auth: this.auth, metrics: this.metrics, logger: this.logger, nodeId: this.nodeId, extensions: this.extensions },
       onSession: (s) => sessions.add(s),
       onSessionClosed: (s) => sessions.delete(s),
     });
@@ -147,7 +153,14 @@ export class AqueductServer implements NodeHost {
   }
 
   readiness(): Record<string, { ok: boolean; detail?: string }> {
-    return Object.fromEntries(this.health.map(([name, check]) => [name, check()]));
+    const checks: Record<string, { ok: boolean; detail?: string }> = Object.fromEntries(this.health.map(([name, check]) => [name, check()]));
+    if (this.shuttingDown) checks.shutdown = { ok: false, detail: 'shutting down' };
+    return checks;
+  }
+
+  /** How long close() keeps serving with `/readyz` at 503 before it closes connections (`shutdown.readyzGraceMs`). */
+  get readyzGraceMs(): number {
+    return readyzGraceMs(this.config.shutdown, this.ownsHttp);
   }
 
   /** Handles an HTTP request; resolves false if no Aqueduct route matched (404 when we own the server). */
@@ -256,12 +269,20 @@ export class AqueductServer implements NodeHost {
   }
 
   /**
-   * Graceful shutdown: stop accepting, tell every client to reconnect elsewhere (close 4000), let
+   * Graceful shutdown: `/readyz` answers 503 at once and, for `readyzGraceMs` (`shutdown.readyzGraceMs`,
+   * README §Shutdown and readiness), everything else keeps working but new upgrades, so load balancers
+   * stop routing here; then stop accepting, tell every client to reconnect elsewhere (close 4000), let
    * modules flush (documents), then close the broker and presence. Acknowledged publications are
    * already in the broker; unacknowledged ones are resent by clients with their publish ids.
    */
-  close(): Promise<void> {
+  close(options: { readyzGraceMs?: number } = {}): Promise<void> {
     this.closing ??= (async () => {
+      this.shuttingDown = true;
+      const grace = options.readyzGraceMs ?? this.readyzGraceMs;
+      if (grace > 0) {
+        this.logger.info({ graceMs: grace }, 'shutting down: /readyz answers 503; connections close when the grace period ends');
+        await new Promise((resolve) => setTimeout(resolve, grace));
+      }
       clearInterval(this.sweepTimer);
       this.hooks.close();
       this.bus.close();

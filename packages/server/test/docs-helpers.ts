@@ -40,7 +40,11 @@ export interface DocsTestServer {
 export async function startDocsServer(config: ConfigArg = {}): Promise<DocsTestServer> {
   const ownDir = config.dataDir === undefined;
   const dataDir = config.dataDir ?? mkdtempSync(join(tmpdir(), 'aqueduct-docs-test-'));
-  const input = { port: 0, logLevel: 'silent', ...config, dataDir, jwt: { secret: TEST_SECRET, ...(config.jwt ?? {}) } } as ConfigInput;
+  const input = {
+    port: 0, logLevel: 'silent', ...config, dataDir, jwt: { secret: TEST_SECRET, ...(config.jwt ?? {}) },
+    // close() without the drain delay unless a test asks for one.
+    shutdown: { readyzGraceMs: 0, ...(config.shutdown ?? {}) },
+  } as ConfigInput;
   const server = await createServer({ config: input });
   const docs = docsOf(server) ?? installDocs(server);
   const url = server.url;

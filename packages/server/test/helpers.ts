@@ -27,6 +27,8 @@ export async function startTestServer(config: DeepPartial<ConfigInput> = {}): Pr
     logLevel: 'silent',
     ...config,
     jwt: { secret: TEST_SECRET, ...(config.jwt ?? {}) },
+    // close() without the drain delay unless a test asks for one.
+    shutdown: { readyzGraceMs: 0, ...(config.shutdown ?? {}) },
   } as ConfigInput;
   const server = await createServer({ config: input });
   const url = server.url;

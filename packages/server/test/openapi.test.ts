@@ -20,7 +20,7 @@ const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as 
 type Method = (typeof METHODS)[number];
 
 /** Paths the server answers like a documented one (checked by a real request to both). */
-const ALIASES: Record<string, string> = { '/index.html': '/', '/admin/': '/admin' };
+const ALIASES: Record<string, string> = { '/index.html': '/', '/admin/': '/admin', '/live/': '/live' };
 
 type Operation = { responses: Record<string, { content?: Record<string, { schema?: unknown }> }> };
 type Doc = Record<string, unknown> & { paths: Record<string, Record<string, unknown>> };
@@ -187,8 +187,12 @@ describe('OpenAPI document ⇄ the routes the server answers', () => {
     await call('HEAD /', '/', 200);
     await call('GET /admin', '/admin', 200);
     await call('HEAD /admin', '/admin', 200);
+    await call('GET /live', '/live?role=viewer', 200);
+    await call('HEAD /live', '/live', 200);
     await call('GET /whiteboard', '/whiteboard', 200);
     await call('HEAD /whiteboard', '/whiteboard', 200);
+    await call('GET /sw.js', '/sw.js', 200);
+    await call('HEAD /sw.js', '/sw.js', 200);
     await call('GET /build/{file}', '/build/demo.js', 200);
     await call('HEAD /build/{file}', '/build/demo.js', 200);
     await call('GET /{asset}', '/style.css', 200);
@@ -197,6 +201,8 @@ describe('OpenAPI document ⇄ the routes the server answers', () => {
     await call('POST /api/demo/token', '/api/demo/token', 400, { json: { color: 'blue' } });
     await call('GET /api/admin/stats', '/api/admin/stats', 200, { headers: asKey });
     await call('GET /api/admin/stats', '/api/admin/stats', 401, { headers: user });
+    await call('GET /api/admin/sfu', '/api/admin/sfu', 200, { headers: asKey });
+    await call('GET /api/admin/sfu', '/api/admin/sfu', 401, { headers: user });
 
     // CORS preflights: every /api/* path behind the CORS layer.
     for (const op of operations.keys()) {

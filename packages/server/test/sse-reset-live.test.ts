@@ -27,7 +27,7 @@ describe('SSE and polling: history lost while streaming', () => {
   before(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'aqueduct-test-'));
     broker = new ObservableBroker();
-    server = await createServer({ config: { port: 0, dataDir, logLevel: 'silent', jwt: { secret: TEST_SECRET } }, broker });
+    server = await createServer({ config: { port: 0, dataDir, logLevel: 'silent', jwt: { secret: TEST_SECRET }, shutdown: { readyzGraceMs: 0 } }, broker });
     token = await server.auth.sign({ sub: 'u', rooms: { 'live:*': ['sub'] }, ttlSec: 600 });
   });
   after(async () => {

@@ -9,3 +9,4 @@ export { ChaosProxy, type ChaosProxyOptions } from './proxy.js';
 export { spawnServer, REPO_ROOT, type ServerProcess, type SpawnServerOptions } from './server.js';
 export { signToken, type TestTokenClaims } from './tokens.js';
 export { LineTail, exitOf, stopChild, type ExitInfo } from './process-util.js';
+export { startJanus, janusRequest, janusRequests, janusSessions, janusRooms, waitForNoJanusLeftovers, type JanusHandle, type JanusOptions } from './janus.js';

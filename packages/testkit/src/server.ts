@@ -45,6 +45,8 @@ export async function spawnServer(opts: SpawnServerOptions = {}): Promise<Server
   const ownDataDir = opts.env?.AQUEDUCT_DATA_DIR === undefined;
   const dataDir = ownDataDir ? mkdtempSync(join(tmpdir(), 'aqueduct-data-')) : opts.env!.AQUEDUCT_DATA_DIR!;
   const env: Record<string, string | undefined> = { ...process.env, AQUEDUCT_DATA_DIR: dataDir, ...opts.env };
+  // No drain delay on SIGTERM unless the test sets one (later AQUEDUCT_SET pairs win).
+  env.AQUEDUCT_SET = ['shutdown.readyzGraceMs=0', opts.env?.AQUEDUCT_SET].filter(Boolean).join(';');
   // The test runner's own flags must not leak into the child.
   delete env.NODE_TEST_CONTEXT;
   const child = spawn(process.execPath, [

@@ -34,6 +34,8 @@ export interface NodeStats {
   slowDisconnects: number;
   docsLoaded: number;
   sseStreams: number;
+  /** Media through the SFU on this node (absent when `sfu.janusUrl` is not set). */
+  sfu?: { up: boolean; rooms: number; publishers: number; subscribers: number };
   /** Recent samples, oldest first, at most `admin.statsSamples`. */
   series: StatsSample[];
 }
@@ -70,6 +72,17 @@ async function byLabel(metric: Gauge, label: string): Promise<Record<string, num
     out[key] = (out[key] ?? 0) + v.value;
   }
   return out;
+}
+
+/** The SFU gauges (sfu/sfu-metrics.ts), read by name: present only when the SFU is configured. */
+async function sfuStats(metrics: Metrics): Promise<NodeStats['sfu']> {
+  const get = async (name: string) => {
+    const m = metrics.registry.getSingleMetric(name) as Gauge | undefined;
+    return m ? sum(m) : undefined;
+  };
+  const up = await get('aqueduct_sfu_up');
+  if (up === undefined) return undefined;
+  return { up: up > 0, rooms: (await get('aqueduct_sfu_rooms')) ?? 0, publishers: (await get('aqueduct_sfu_publishers')) ?? 0, subscribers: (await get('aqueduct_sfu_subscribers')) ?? 0 };
 }
 
 /**
@@ -119,6 +132,7 @@ export class NodeStatsSampler {
       slowDisconnects: await sum(metrics.slowDisconnects),
       docsLoaded: await sum(metrics.docsLoaded),
       sseStreams: await sum(metrics.sseStreams),
+      sfu: await sfuStats(metrics),
       series: [...this.ring],
     };
   }

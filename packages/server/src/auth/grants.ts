@@ -1,5 +1,6 @@
 /** Permissions a token can grant in a room. */
-export const PERMISSIONS = ['sub', 'pub', 'presence', 'signal'] as const;
+/** `media` = `media:publish` + `media:subscribe` (the SFU, README §Media (SFU)). */
+export const PERMISSIONS = ['sub', 'pub', 'presence', 'signal', 'media', 'media:publish', 'media:subscribe'] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
 /** One entry of the `rooms` claim: an exact room name, or a prefix when the pattern ends in `*`. */

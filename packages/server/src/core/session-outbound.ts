@@ -1,6 +1,6 @@
 import {
   CloseCodes, ErrorCodes,
-  type ErrorCode, type Member, type Position, type ResultMap, type ServerMessage,
+  type ErrorCode, type MediaRequest, type Member, type Position, type ResultMap, type ServerMessage,
 } from '@aqueduct/protocol';
 import type { User } from '../auth/grants.js';
 import type { Authenticator } from '../auth/auth.js';
@@ -10,6 +10,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { Delivery } from './delivery.js';
 import type { CloseReason, Hub, Subscriber } from './hub.js';
+import type { SessionExtensions } from './session-extensions.js';
 import { SmallMap } from './small-map.js';
 import type { Transport } from './transport.js';
 
@@ -42,6 +43,8 @@ export interface SessionDeps {
   metrics: Metrics;
   logger: Logger;
   nodeId: string;
+  /** Parts' request handlers (`media`: the SFU, sfu/). */
+  extensions?: SessionExtensions;
 }
 
 /**
@@ -81,6 +84,18 @@ export abstract class SessionCore implements Subscriber {
     if (this.closed) return;
     const encoded = this.transport.codec.encode(message);
     this.write(typeof encoded === 'string' ? Buffer.from(encoded) : Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength), false);
+  }
+
+  /** Sends a server-initiated message (media events of the SFU part). */
+  push(message: ServerMessage): void {
+    this.send(message);
+  }
+
+  /** A `media` request: handed to the SFU part (UNAVAILABLE when none is mounted). */
+  protected media(msg: MediaRequest): Promise<ResultMap['media']> {
+    const media = this.deps.extensions?.media;
+    if (!media) return Promise.reject(new ReplyError('UNAVAILABLE', 'media (SFU) is not configured on this server'));
+    return media.request(this, msg);
   }
 
   protected reply(id: number, result: ResultMap[keyof ResultMap]): void {
@@ -197,6 +212,7 @@ export abstract class SessionCore implements Subscriber {
     this.cleaned = true;
     const { hub, logger } = this.deps;
     hub.unregister(this);
+    this.deps.extensions?.media?.closed(this);
     for (const [room, state] of this.rooms) {
       hub.unsubscribe(room, this);
       if (state.member) hub.presenceLeave(room, this.member()).catch((err) => logger.warn({ err, room }, 'presence leave failed'));

@@ -140,6 +140,7 @@ export class Session extends SessionCore {
       case 'presence': return this.presenceList(msg.room);
       case 'history': return this.history(msg.room, msg.since, msg.limit);
       case 'signal': return this.signal(msg.room, msg.to, msg.payload);
+      case 'media': return this.media(msg); // the SFU part (sfu/), through core/session-extensions.ts
     }
   }
 

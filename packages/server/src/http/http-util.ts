@@ -59,10 +59,23 @@ export function requestToken(req: IncomingMessage, url: URL): string | undefined
   if (cookie) {
     for (const part of cookie.split(';')) {
       const [k, ...v] = part.trim().split('=');
-      if (k === 'aqueduct_token') return decodeURIComponent(v.join('='));
+      if (k === 'aqueduct_token') return cookieValue(v.join('='));
     }
   }
   return url.searchParams.get('token') ?? undefined;
+}
+
+/**
+ * A cookie value, percent-decoded. A malformed escape (`%E0%A4%A`) is not an error of the server:
+ * the raw value is returned, fails verification like any other bad token, and the request gets
+ * 401 TOKEN_INVALID (a JWT never contains `%`).
+ */
+function cookieValue(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
 }
 
 function safeEqual(a: string, b: string): boolean {

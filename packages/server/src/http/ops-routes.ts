@@ -6,9 +6,11 @@ import { route, type ApiRoutes } from './route.js';
 
 const Readiness = z.object({
   ok: z.boolean(),
+  reason: z.literal('shutting down').optional()
+    .meta({ description: 'Present during a graceful shutdown (`shutdown.readyzGraceMs` before connections close).' }),
   node: z.string(),
   checks: z.record(z.string(), z.object({ ok: z.boolean(), detail: z.string().optional() }))
-    .meta({ description: 'One entry per backend: `broker`, `presence`, `docs`, and `docbus` when clustered.' }),
+    .meta({ description: 'One entry per backend: `broker`, `presence`, `docs`, and `docbus` when clustered; `shutdown` (not ok) during a graceful shutdown.' }),
 }).meta({ id: 'Readiness' });
 
 export const opsRoutes: ApiRoutes = {
@@ -23,7 +25,7 @@ export const opsRoutes: ApiRoutes = {
       summary: 'Readiness: every backend reachable (broker, presence, docs, doc bus)', security: noAuth,
       responses: {
         200: { description: 'Every check is ok.', json: Readiness },
-        503: { description: 'At least one check failed (its `detail` says why).', json: Readiness },
+        503: { description: 'At least one check failed (its `detail` says why), or the node is shutting down (`reason`, README §Shutdown and readiness).', json: Readiness },
       },
     }),
     route({

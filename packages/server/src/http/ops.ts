@@ -15,7 +15,9 @@ export function opsModule(ctx: ServerContext): HttpModule {
         case '/readyz': {
           const checks = ctx.readiness();
           const ok = Object.values(checks).every((c) => c.ok);
-          sendJson(res, ok ? 200 : 503, { ok, node: ctx.nodeId, checks });
+          // During a graceful shutdown the body says so first (README §Shutdown and readiness).
+          const reason = checks.shutdown?.ok === false ? { reason: 'shutting down' } : {};
+          sendJson(res, ok ? 200 : 503, { ok, ...reason, node: ctx.nodeId, checks });
           return true;
         }
         case '/metrics': {

@@ -7,8 +7,11 @@ import { iceServersFor, turnConfigured } from './ice.js';
 import { parseQuery } from '../http/route.js';
 import { MAX_STATS_BODY_BYTES, webrtcRoutes } from './webrtc-routes.js';
 
+/** Users who may make WebRTC connections: the mesh (`signal`) and the SFU (`media`, `media:*`). */
+const RTC_PERMS = ['signal', 'media', 'media:publish', 'media:subscribe'] as const;
+
 function hasSignalAnywhere(user: User): boolean {
-  return user.superuser === true || user.grants.some((g) => g.perms.has('signal'));
+  return user.superuser === true || user.grants.some((g) => RTC_PERMS.some((p) => g.perms.has(p)));
 }
 
 /**
@@ -30,7 +33,7 @@ export function webrtcModule(ctx: ServerContext): HttpModule {
         const user = await authenticateRequest(req, url, auth, config.apiKey);
         const { room, turn } = parseQuery(routes.iceServers, url);
         if (room !== undefined) {
-          if (!can(user, 'signal', room)) throw new HttpError(403, 'PERMISSION_DENIED', `no signal permission for ${room}`);
+          if (!RTC_PERMS.some((p) => can(user, p, room))) throw new HttpError(403, 'PERMISSION_DENIED', `no signal or media permission for ${room}`);
         } else if (!hasSignalAnywhere(user)) {
           throw new HttpError(403, 'PERMISSION_DENIED', 'ICE servers are for users with the signal permission');
         }

@@ -3,6 +3,7 @@ import type { Config } from '../../config.js';
 import type { BodySpec } from '../../http/body.js';
 import { apiKeyOnly, bodyErrors, errorResponse, noAuth } from '../../http/openapi-common.js';
 import { route, type ResponseSpec, type RouteSpec } from '../../http/route.js';
+import { LIVE_ROLES } from './demo-roles.js';
 
 /**
  * The demo app and the admin dashboard (demo.ts): pages, static assets, `POST /api/demo/token`,
@@ -16,6 +17,7 @@ const NAME_RE = /^[\p{L}\p{N} _.'-]{1,32}$/u;
 const USER = 'user must look like "demo-" followed by 6-32 lowercase letters or digits';
 const NAME = "name must be 1-32 letters, digits, spaces or _ . ' -";
 const COLOR = 'color must be #rrggbb';
+const ROLE = `role must be one of ${LIVE_ROLES.join(', ')}`;
 
 /** `POST /api/demo/token`: every field optional; missing ones are generated. */
 export const tokenBody = {
@@ -25,11 +27,14 @@ export const tokenBody = {
     name: z.string({ error: NAME }).refine((v) => NAME_RE.test(v.trim()), NAME).transform((v) => v.trim()).optional()
       .meta({ description: "1-32 letters, digits, space, _ . ' - (surrounding spaces are trimmed)" }),
     color: z.string({ error: COLOR }).regex(/^#[0-9a-fA-F]{6}$/, COLOR).transform((v) => v.toLowerCase()).optional(),
+    role: z.enum(LIVE_ROLES, { error: ROLE }).optional()
+      .meta({ description: 'A role of the live-stream app (`/live`): adds its media grant on `demo:live-*` (host, cohost: `media`; viewer: `media:subscribe`).' }),
   }),
 } satisfies BodySpec<z.ZodType>;
 
 const DemoToken = z.object({
   token: z.string(), user: z.string(), name: z.string(), color: z.string(),
+  role: z.enum(LIVE_ROLES).optional().meta({ description: 'Present when one was asked for.' }),
   rooms: z.record(z.string(), z.array(z.string())).meta({ description: 'The grants: `{ "demo:*": [...] }`.' }),
   expiresAt: z.int().meta({ description: 'ms since epoch' }),
 }).meta({ id: 'DemoToken' });
@@ -46,6 +51,8 @@ const NodeStats = z.object({
   messagesInPerSec: z.number(), messagesOutPerSec: z.number(),
   messagesIn: z.number(), messagesOut: z.number(),
   drops: z.number(), slowDisconnects: z.number(), docsLoaded: z.number(), sseStreams: z.number(),
+  sfu: z.object({ up: z.boolean(), rooms: z.int(), publishers: z.int(), subscribers: z.int() }).optional()
+    .meta({ description: 'Media through the SFU on this node (README §Media (SFU)); absent without `sfu.janusUrl`.' }),
   series: z.array(z.object({ t: z.int(), connections: z.number(), inPerSec: z.number(), outPerSec: z.number() }))
     .meta({ description: 'Recent samples, oldest first (at most `admin.statsSamples`).' }),
 }).meta({ id: 'NodeStats' });
@@ -105,10 +112,14 @@ export function demoRoutes(config: Config) {
   const pages = [
     staticFile('/', 'demoPage', 'The demo room page (demo mode), or a landing page saying demo mode is off',
       '`/index.html` is the same page. With demo mode off: a small HTML landing page (no ETag, never 304).', ['text/html']),
+    staticFile('/live', 'livePage', 'The live-stream room app (demo mode): `?role=host|cohost|viewer`, `?room=<slug>`, `?name=`',
+      '`/live/` is the same page. With demo mode off: 404 NOT_FOUND.', ['text/html']),
+    staticFile('/sw.js', 'demoServiceWorker', 'The demo page\'s service worker (keeps the app shell for reloads without network; scope `/`)',
+      'Served from the root so that its scope is `/`.', ['text/javascript']),
     staticFile('/whiteboard', 'whiteboardPage', 'The whiteboard app page (demo mode only; 404 with demo mode off)',
       'Served only with demo mode on; otherwise no route (404).', ['text/html']),
     staticFile('/admin', 'adminPage', 'The admin dashboard page (its data needs the API key)', '`/admin/` is the same page.', ['text/html']),
-    staticFile('/build/{file}', 'demoBundle', 'Scripts of the demo, whiteboard and dashboard pages (`demo.js`, `whiteboard.js`, `admin.js` and their source maps)',
+    staticFile('/build/{file}', 'demoBundle', 'Scripts of the demo, whiteboard, live-stream and dashboard pages (`demo.js`, `whiteboard.js`, `live.js`, `admin.js` and their source maps)',
       'Any other name: no route (404).', ['text/javascript', 'application/json'],
       z.object({ file: z.string().meta({ example: 'demo.js' }) })),
     staticFile('/{asset}', 'demoAsset', 'Top-level assets of the pages (`/style.css`, `/favicon.svg`)',

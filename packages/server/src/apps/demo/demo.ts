@@ -2,7 +2,6 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Permission } from '../../auth/grants.js';
 import type { NodeStatsSampler } from '../../admin/node-stats.js';
 import type { HttpModule } from '../../http/http-module.js';
 import { HttpError, isApiKeyRequest, readJsonBody, sendJson } from '../../http/http-util.js';
@@ -12,9 +11,9 @@ import type { Logger } from '../../logger.js';
 import { StaticFiles } from '../../http/static-files.js';
 import { parseBody } from '../../http/body.js';
 import { ASSET_RE, MAX_TOKEN_BODY_BYTES, demoRoutes } from './demo-routes.js';
+import { demoGrants } from './demo-roles.js';
 
-/** Rooms a demo token may use, and what it may do there. */
-export const DEMO_GRANTS: Record<string, Permission[]> = { 'demo:*': ['sub', 'pub', 'presence', 'signal'] };
+export { DEMO_GRANTS } from './demo-roles.js';
 const ADJECTIVES = ['Amber', 'Brisk', 'Calm', 'Deft', 'Eager', 'Fleet', 'Gentle', 'Hazel', 'Ivory', 'Jolly', 'Keen', 'Lucid'];
 const ANIMALS = ['Otter', 'Heron', 'Lynx', 'Wren', 'Marten', 'Ibis', 'Newt', 'Finch', 'Badger', 'Crane', 'Gecko', 'Puffin'];
 const COLORS = ['#d7263d', '#1b998b', '#2e86ab', '#c5283d', '#7b2cbf', '#e07a00', '#2a9d8f', '#3a86ff', '#b5179e', '#6a994e'];
@@ -56,7 +55,9 @@ function loadOrCreateDemoApiKey(dataDir: string): { key: string; file: string } 
  * - `GET /whiteboard` the whiteboard app (demo mode only);
  * - `GET /admin` the dashboard page (its data routes need the API key, which the page asks for);
  * - static assets (`/build/*`, `/style.css`, ...) from `packages/server/public`;
- * - `POST /api/demo/token` (demo mode only): a `config.demoTokenTtlSec` token for `demo:*` rooms;
+ * - `GET /live` the live-stream room app (demo mode only; `?role=host|cohost|viewer`, `?room=`);
+ * - `POST /api/demo/token` (demo mode only): a `config.demoTokenTtlSec` token for `demo:*` rooms
+ *   (with `role`: plus that role's media grant on `demo:live-*`, demo-roles.ts);
  * - `GET /api/admin/stats` (API key): one report per live node.
  */
 export function demoModule(ctx: ServerContext, stats: NodeStatsSampler, files = new StaticFiles(PUBLIC_DIR)): HttpModule {
@@ -67,6 +68,8 @@ export function demoModule(ctx: ServerContext, stats: NodeStatsSampler, files = 
     'Referrer-Policy': 'no-referrer',
   };
   const routes = demoRoutes(config);
+  // The live-stream page also uses the camera and microphone (only hosts ask for them).
+  const livePageHeaders = { ...pageHeaders, 'Permissions-Policy': 'camera=(self), microphone=(self)' };
   return {
     name: 'demo',
     async handle(req, res, url) {
@@ -79,9 +82,11 @@ export function demoModule(ctx: ServerContext, stats: NodeStatsSampler, files = 
         const name = body.name ?? `${pick(ADJECTIVES)} ${pick(ANIMALS)}`;
         const color = body.color ?? pick(COLORS);
         const ttlSec = config.demoTokenTtlSec;
-        const token = await auth.sign({ sub: user, rooms: DEMO_GRANTS, info: { name, color }, ttlSec });
-        logger.debug({ user }, 'demo token issued');
-        sendJson(res, 200, { token, user, name, color, rooms: DEMO_GRANTS, expiresAt: Date.now() + ttlSec * 1000 });
+        const rooms = demoGrants(body.role);
+        const info = body.role ? { name, color, role: body.role } : { name, color };
+        const token = await auth.sign({ sub: user, rooms, info, ttlSec });
+        logger.debug({ user, role: body.role }, 'demo token issued');
+        sendJson(res, 200, { token, user, name, color, ...(body.role ? { role: body.role } : {}), rooms, expiresAt: Date.now() + ttlSec * 1000 });
         return true;
       }
       if (path === '/api/admin/stats') {
@@ -98,7 +103,13 @@ export function demoModule(ctx: ServerContext, stats: NodeStatsSampler, files = 
         res.end(req.method === 'HEAD' ? undefined : LANDING);
         return true;
       }
+      if (path === '/live' || path === '/live/') {
+        if (config.demo) return files.serve(req, res, 'live.html', livePageHeaders);
+        throw new HttpError(404, 'NOT_FOUND', 'demo mode is off (start the server with --demo)');
+      }
       if (path === '/admin' || path === '/admin/') return files.serve(req, res, 'admin.html', pageHeaders);
+      // The demo's service worker (packages/demo/src/sw.ts), at the root so that its scope is `/`.
+      if (path === '/sw.js') return files.serve(req, res, 'build/sw.js');
       // The whiteboard app (demo mode only, like the demo page).
       if (path === '/whiteboard' && config.demo) return files.serve(req, res, 'whiteboard.html', pageHeaders);
       if (path.startsWith('/build/') || ASSET_RE.test(path.slice(1))) {
