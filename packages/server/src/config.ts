@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { compressionSchema } from './ws/compression-config.js';
 import { shutdownSchema } from './shutdown-config.js';
 import { natsSchema } from './broker/nats-config.js';
-import { sfuSchema } from './sfu/sfu-config.js';
+import { SFU_ENV, sfuSchema } from './sfu/sfu-config.js';
 import { hooksSchema } from './hooks/hooks-config.js';
 
 /**
@@ -361,10 +361,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Json {
     ['AQUEDUCT_TURN_URLS', 'turn.urls', list],
     ['AQUEDUCT_STUN_URLS', 'turn.stunUrls', list],
     ['AQUEDUCT_TURN_TTL', 'turn.ttlSec', Number],
-    ['AQUEDUCT_JANUS_URL', 'sfu.janusUrl', String],
-    ['AQUEDUCT_JANUS_API_SECRET', 'sfu.apiSecret', String],
-    ['AQUEDUCT_JANUS_ADMIN_URL', 'sfu.adminUrl', String],
-    ['AQUEDUCT_JANUS_ADMIN_SECRET', 'sfu.adminSecret', String],
+    ...SFU_ENV,
     ['AQUEDUCT_WEBHOOK_URL', 'hooks.webhookUrl', String],
     ['AQUEDUCT_WEBHOOK_SECRET', 'hooks.webhookSecret', String],
   ];

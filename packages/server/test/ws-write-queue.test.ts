@@ -139,7 +139,8 @@ describe('ws write queue: shared frames, one write per connection per flush', ()
     const lastWindow = targets.map((t) => t.writeTimes[t.writeTimes.length - 2]);
     const spread = Math.max(...lastWindow) - Math.min(...lastWindow);
     assert.ok(spread > openWindow / 4, `writes spread over the window (${spread.toFixed(1)} ms of ${openWindow.toFixed(1)})`);
-    // Load gone: the next frame after a quiet period goes out on the next tick again.
+    // Load gone: the next frame after a quiet period (more than two sample periods) goes out on the
+    // next tick again.
     await sleep(250);
     const t0 = targets[0];
     t0.queue.push(999);

@@ -32,3 +32,11 @@ export const sfuSchema = z.object({
 }).strict().prefault({});
 
 export type SfuConfig = z.infer<typeof sfuSchema>;
+
+/** Environment variables of `sfu.*` (README §Configuration sources), read by `configFromEnv`. */
+export const SFU_ENV: Array<[string, string, (s: string) => unknown]> = [
+  ['AQUEDUCT_JANUS_URL', 'sfu.janusUrl', String],
+  ['AQUEDUCT_JANUS_API_SECRET', 'sfu.apiSecret', String],
+  ['AQUEDUCT_JANUS_ADMIN_URL', 'sfu.adminUrl', String],
+  ['AQUEDUCT_JANUS_ADMIN_SECRET', 'sfu.adminSecret', String],
+];

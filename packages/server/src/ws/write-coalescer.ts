@@ -92,7 +92,12 @@ export class Flusher<T extends Flushable = Flushable> {
   /** Schedules `t`'s flush; `urgent` skips the window (latency-critical traffic). */
   add(t: T, urgent = false): void {
     const now = performance.now();
-    if (now - this.sampleStart >= 2 * SAMPLE_MS) this.endSample(now); // idle since: reassess first
+    if (now - this.sampleStart >= 2 * SAMPLE_MS) {
+      // Nothing was written for at least a whole sample: the load that opened the window is gone.
+      // Reassess from an empty sample (the stale one's write times are not today's load).
+      this.sampleWrites = 0;
+      this.endSample(now);
+    }
     const w = this.window;
     if (urgent || w === 0) {
       this.soon.add(t);
