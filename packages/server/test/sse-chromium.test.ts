@@ -116,7 +116,13 @@ describe('SSE in headless Chromium (native EventSource)', () => {
     await page.evaluate(([url]) => (window as unknown as { open(u: string, n: string[]): void }).open(url, []), [`http://127.0.0.1:${proxy.port}/api/events?rooms=${ROOMS.join(',')}&token=${encodeURIComponent(token)}`]);
     await page.waitForFunction(() => (window as unknown as { readies: number }).readies === 1, undefined, { timeout: 10_000 });
     const accepted = proxy.accepted;
-    await publishMany(ts, ROOMS, TOTAL, [1500, 3500], () => proxy.cutAll());
+    let cuts = 0;
+    await publishMany(ts, ROOMS, TOTAL, [1500, 3500], async () => {
+      // Cut a live stream: a cut that lands while the page is still reconnecting cuts nothing.
+      await page.waitForFunction((n) => (window as unknown as { readies: number }).readies > n, cuts, { timeout: 10_000 });
+      cuts++;
+      proxy.cutAll();
+    });
     await ts.server.publish('feed:a', { i: -1 });
     await page.waitForFunction((n) => (window as unknown as { got: unknown[] }).got.length >= n, TOTAL + 1, { timeout: 60_000, polling: 100 });
     const got = await page.evaluate(() => (window as unknown as { got: Array<{ type: string; data: { room: string; data: { i: number }; offset: number } }> }).got);

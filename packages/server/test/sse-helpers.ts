@@ -159,7 +159,7 @@ export const TOTAL = 5000;
  * POST /api/publish, every 50th over the room bus), yielding to the event loop so streams flush, and
  * calls `cut` at the given counts.
  */
-export async function publishMany(ts: TestServer, rooms: string[], total: number, cutAt: number[], cut: (published: number) => void): Promise<void> {
+export async function publishMany(ts: TestServer, rooms: string[], total: number, cutAt: number[], cut: (published: number) => void | Promise<void>): Promise<void> {
   const writer = connectClient(ts.url, await ts.token('writer', { 'feed:*': ['sub', 'pub'] }));
   const bus = new Map(rooms.map((r) => [r, writer.room(r)]));
   await Promise.all([...bus.values()].map((r) => r.ready()));
@@ -175,7 +175,7 @@ export async function publishMany(ts: TestServer, rooms: string[], total: number
       } else {
         await ts.server.publish(room, data);
       }
-      if (cutAt.includes(i)) cut(i + 1);
+      if (cutAt.includes(i)) await cut(i + 1);
       if (i % 20 === 0) await new Promise((r) => setImmediate(r));
     }
   } finally {

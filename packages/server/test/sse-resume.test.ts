@@ -39,7 +39,11 @@ describe('SSE resume: the connection is killed mid-stream', () => {
     es.onerror = () => { errors++; };
     await until(() => readies === 1, 10_000, 'first ready');
     const behind: number[] = [];
-    await publishMany(ts, ROOMS, TOTAL, [1200, 2600, 4100], (published) => {
+    let cuts = 0;
+    await publishMany(ts, ROOMS, TOTAL, [1200, 2600, 4100], async (published) => {
+      // Cut a live stream: a cut that lands while the client is still reconnecting cuts nothing.
+      await until(() => readies > cuts, 10_000, `stream connected again before cut ${cuts + 1}`);
+      cuts++;
       behind.push(published - received.length);
       proxy.cutAll();
     });
