@@ -5,7 +5,7 @@
  *
  * URL parameters: `?room=<name>` (default `lobby`), `?name=<display name>`.
  */
-import { AqueductClient, type WebSocketConstructor } from '@aqueduct/client';
+import { AqueductClient } from '@aqueduct/client';
 import { msgpackCodec } from '@aqueduct/client/msgpack';
 import { IndexedDbStore, offlineStorage } from '@aqueduct/client/offline';
 import { AnnouncementTicker } from './announcements.js';
@@ -15,29 +15,15 @@ import { byId } from './dom.js';
 import { EditorPanel } from './editor-panel.js';
 import { DemoTokens } from './identity.js';
 import { createPointerChannel } from './pointer-transport.js';
+import { OnlineOnlyWebSocket, roomSlugFromUrl } from './page-params.js';
 import { PointerLayer } from './pointer-layer.js';
 import { VersionsPanel } from './versions-panel.js';
 
-/**
- * The browser WebSocket, refusing to dial while the browser says it has no network: the SDK treats
- * the refusal like a failed attempt and retries with backoff, and the page reconnects at once on
- * the `online` event. (Dialing anyway only fills the console with connection errors.)
- */
-const OnlineOnlyWebSocket = class extends WebSocket {
-  constructor(url: string | URL, protocols?: string | string[]) {
-    if (!navigator.onLine) throw new Error('browser is offline');
-    super(url, protocols);
-  }
-} as unknown as WebSocketConstructor;
 
-function roomFromUrl(params: URLSearchParams): string {
-  const raw = (params.get('room') ?? 'lobby').toLowerCase();
-  return /^[a-z0-9-]{1,40}$/.test(raw) ? raw : 'lobby';
-}
 
 async function main(): Promise<void> {
   const params = new URLSearchParams(location.search);
-  const roomSlug = roomFromUrl(params);
+  const roomSlug = roomSlugFromUrl(params, 'lobby');
   const roomName = `demo:${roomSlug}`;
   const docName = `demo:${roomSlug}:doc`;
   const status = byId('page-status');

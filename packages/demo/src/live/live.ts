@@ -12,6 +12,7 @@ import { msgpackCodec } from '@aqueduct/client/msgpack';
 import { ConnectionBadge } from '../connection-badge.js';
 import { byId } from '../dom.js';
 import { DemoTokens } from '../identity.js';
+import { roomSlugFromUrl } from '../page-params.js';
 import { ChatStream } from './chat-stream.js';
 import { DanmakuLayer } from './danmaku-layer.js';
 import { Leaderboard } from './leaderboard.js';
@@ -29,15 +30,11 @@ function roleFromUrl(params: URLSearchParams): Role {
   return r === 'host' || r === 'cohost' ? r : 'viewer';
 }
 
-function slugFromUrl(params: URLSearchParams): string {
-  const raw = (params.get('room') ?? 'main').toLowerCase();
-  return /^[a-z0-9-]{1,40}$/.test(raw) ? raw : 'main';
-}
 
 async function main(): Promise<void> {
   const params = new URLSearchParams(location.search);
   const role = roleFromUrl(params);
-  const slug = slugFromUrl(params);
+  const slug = roomSlugFromUrl(params, 'main');
   const roomName = `demo:live-${slug}`;
   const boardRoom = `${roomName}:board`;
   const status = byId('page-status');

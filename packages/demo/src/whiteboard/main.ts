@@ -7,12 +7,13 @@
  *
  * URL parameters: `?room=<name>` (default `lobby`), `?name=<display name>`, `?frameMs=<ms>`.
  */
-import { AqueductClient, type WebSocketConstructor } from '@aqueduct/client';
+import { AqueductClient } from '@aqueduct/client';
 import { createDocProvider } from '@aqueduct/client/yjs';
 import * as Y from 'yjs';
 import { ConnectionBadge } from '../connection-badge.js';
 import { byId } from '../dom.js';
 import { DemoTokens } from '../identity.js';
+import { OnlineOnlyWebSocket, roomSlugFromUrl } from '../page-params.js';
 import { Board } from './board.js';
 import { Cursors } from './cursors.js';
 import { FRAME_INTERVAL_MS, FrameRecorder, Timeline, frameIndex, type FrameRef } from './frames.js';
@@ -22,18 +23,7 @@ import type { Shape } from './shapes.js';
 import { StrokeChannel } from './stroke-channel.js';
 import { TOOLS, Tools, type Tool } from './tools.js';
 
-/** The browser WebSocket, refusing to dial while the browser has no network (as on the demo page). */
-const OnlineOnlyWebSocket = class extends WebSocket {
-  constructor(url: string | URL, protocols?: string | string[]) {
-    if (!navigator.onLine) throw new Error('browser is offline');
-    super(url, protocols);
-  }
-} as unknown as WebSocketConstructor;
 
-function slugFromUrl(params: URLSearchParams): string {
-  const raw = (params.get('room') ?? 'lobby').toLowerCase();
-  return /^[a-z0-9-]{1,40}$/.test(raw) ? raw : 'lobby';
-}
 
 function frameMsFromUrl(params: URLSearchParams): number {
   const n = Number(params.get('frameMs'));
@@ -42,7 +32,7 @@ function frameMsFromUrl(params: URLSearchParams): number {
 
 async function main(): Promise<void> {
   const params = new URLSearchParams(location.search);
-  const slug = slugFromUrl(params);
+  const slug = roomSlugFromUrl(params, 'lobby');
   const docName = `demo:wb-${slug}`;
   const status = byId('page-status');
   byId('room-name').textContent = `whiteboard · ${slug}`;
