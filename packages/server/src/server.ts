@@ -20,7 +20,7 @@ import type { Session } from './core/session.js';
 import type { SessionExtensions } from './core/session-extensions.js';
 import { WsBus } from './ws/ws.js';
 import type { InstallDocsOptions } from './docs/install.js';
-import { Hooks, setHooks } from './hooks/hooks.js';
+import { Hooks } from './hooks/hooks.js';
 import type { ServerHooks } from './hooks/hook-types.js';
 import type { DocsModule } from './docs/index.js';
 import type { StreamsHandle } from './http/api-mount.js';
@@ -91,9 +91,8 @@ export class AqueductServer implements NodeHost {
     this.logger = options.logger ?? createLogger(this.config.logLevel);
     this.metrics = new Metrics({ node: this.nodeId });
     this.auth = new Authenticator(this.config.jwt, { dataDir: this.config.dataDir });
-    this.hub = new Hub(broker, presence, this.config, this.metrics, this.logger);
     this.hooks = new Hooks({ hooks: options.hooks, config: this.config.hooks, logger: this.logger, nodeId: this.nodeId, maxMessageBytes: this.config.limits.maxMessageBytes });
-    setHooks(this.hub, this.hooks);
+    this.hub = new Hub(broker, presence, this.config, this.metrics, this.logger, this.hooks);
     const sessions = this.sessions;
     this.context = {
       config: this.config,

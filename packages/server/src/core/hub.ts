@@ -7,6 +7,7 @@ import { namespaceSettings, type Config } from '../config.js';
 import { Delivery } from './delivery.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
+import { Hooks } from '../hooks/hooks.js';
 
 /** How the hub closes a subscriber: a close-catalogue entry. */
 export interface CloseReason { code: number; reason: string; reconnect: boolean }
@@ -63,6 +64,8 @@ export class Hub implements BrokerHandler {
     private readonly config: Config,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
+    /** The node's backend hooks (none by default); every pipe reaches them through the hub. */
+    readonly hooks: Hooks = new Hooks(),
   ) {}
 
   register(sub: Subscriber): void {

@@ -3,7 +3,6 @@ import { can, type User } from '../auth/grants.js';
 import type { PublishOutcome } from '../broker/broker.js';
 import { namespaceSettings, type Config, type NamespaceConfig } from '../config.js';
 import type { Hub } from './hub.js';
-import { hooksOf } from '../hooks/hooks.js';
 import { HookTurns } from '../hooks/hook-turns.js';
 import type { HookTransport } from '../hooks/hook-types.js';
 
@@ -74,7 +73,7 @@ export async function publishAs(hub: Hub, config: Config, req: PublishRequest, t
     from: req.from,
     idempotencyKey: req.key === undefined || req.volatile ? undefined : `${scope}\u0000${req.key}`,
   });
-  const hooks = hooksOf(hub);
+  const hooks = hub.hooks;
   if (!hooks.has.publish || user.superuser) return send(req.data);
   // Backend hooks (hooks/): deny, or rewrite what subscribers and history get. A caller's
   // publications pass the hook in order: the next one's hook starts once this one reached the hub.

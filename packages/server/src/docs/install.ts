@@ -6,7 +6,6 @@ import { createDefaultDocStore, createDocsModule, type DocsModule } from './inde
 import type { DocBus } from './doc-bus.js';
 import type { DocHooks } from './doc-manager.js';
 import type { DocStore } from './doc-store.js';
-import { hooksOf } from '../hooks/hooks.js';
 
 /** A node that holds its documents part once mounted (AqueductServer). */
 export type DocsHost = NodeHost & { docs?: DocsModule };
@@ -45,7 +44,7 @@ export function installDocs(server: DocsHost, opts: InstallDocsOptions = {}): Do
     hooks: opts.hooks,
     bus: opts.bus,
     nodeId,
-    backendHooks: hooksOf(server.context.hub),
+    backendHooks: server.context.hub.hooks,
   });
   server.docs = docs;
   const routes = docsRoutes(config);

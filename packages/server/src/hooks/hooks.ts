@@ -181,15 +181,3 @@ export class Hooks {
     this.webhook?.close();
   }
 }
-
-const byHub = new WeakMap<object, Hooks>();
-const NO_HOOKS = new Hooks();
-
-/** The hooks of a node, by its hub (every pipe reaches the hub). */
-export function hooksOf(hub: object): Hooks {
-  return byHub.get(hub) ?? NO_HOOKS;
-}
-
-export function setHooks(hub: object, hooks: Hooks): void {
-  byHub.set(hub, hooks);
-}

@@ -2,7 +2,10 @@ import type { IncomingMessage } from 'node:http';
 import { CloseCodes, type ErrorCode, type ServerMessage } from '@aqueduct/protocol';
 import type { User } from '../auth/grants.js';
 import type { HookDenied } from './hook-types.js';
-import { hooksOf } from './hooks.js';
+import type { Hooks } from './hooks.js';
+
+/** What the pipes pass: the hub, which holds the node's hooks. */
+type WithHooks = { readonly hooks: Hooks };
 
 export { HookDenied } from './hook-types.js';
 export type { HookTurns } from './hook-turns.js';
@@ -14,21 +17,21 @@ export type ConnectRequest = IncomingMessage;
  * Backend hooks on the room bus (README §Backend hooks and webhooks), called by the session: onConnect
  * after the token verified, onJoin before a join or a history read. A refusal rejects with HookDenied.
  */
-export async function wsConnectHook(hub: object, user: User, session: { id: string; request?: ConnectRequest }): Promise<void> {
+export async function wsConnectHook(hub: WithHooks, user: User, session: { id: string; request?: ConnectRequest }): Promise<void> {
   const req = session.request;
   session.request = undefined;
-  const hooks = hooksOf(hub);
+  const hooks = hub.hooks;
   if (hooks.has.connect) await hooks.connect({ user, req, transport: 'ws', client: session.id });
 }
 
-export async function wsJoinHook(hub: object, user: User, room: string, client: string): Promise<void> {
-  const hooks = hooksOf(hub);
+export async function wsJoinHook(hub: WithHooks, user: User, room: string, client: string): Promise<void> {
+  const hooks = hub.hooks;
   if (hooks.has.join) await hooks.join({ user, room, transport: 'ws', client });
 }
 
 /** Whether onConnect is active (the transport then keeps the upgrade request until auth). */
-export function wantsRequest(hub: object): boolean {
-  return hooksOf(hub).has.connect;
+export function wantsRequest(hub: WithHooks): boolean {
+  return hub.hooks.has.connect;
 }
 
 /** The close after onConnect refused: 4504 CONNECT_DENIED, or 4007 HOOK_FAILED (reconnect later). */
