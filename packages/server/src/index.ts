@@ -1,5 +1,5 @@
 export { AqueductServer, validatedConfig, type CreateServerOptions, type ServerContext } from './server.js';
-export { createServer, registerModule, type ServerModuleInstaller } from './node.js';
+export { createServer, type ServerModuleInstaller } from './node.js';
 export { loadConfig, parseConfig, namespaceSettings, ConfigError, type Config, type ConfigInput, type NamespaceConfig } from './config.js';
 export { Authenticator, AuthError } from './auth/auth.js';
 export { can, type User, type Permission, type Grant } from './auth/grants.js';

@@ -31,7 +31,6 @@ export async function buildNode(options: CreateServerOptions = {}): Promise<Aque
   installWebrtc(server); // ICE servers, connection stats
   installSfu(server); // media through Janus: `media` requests on /ws, /api/admin/sfu (README §Media (SFU))
   for (const install of options.modules ?? []) await install(server);
-  for (const install of installers) await install(server);
   return server;
 }
 
@@ -44,16 +43,6 @@ export async function createServer(options: CreateServerOptions = {}): Promise<A
   await server.start();
   if (!options.server) await server.listen();
   return server;
-}
-
-const installers: ServerModuleInstaller[] = [];
-
-/**
- * Registers an installer for every server created afterwards.
- * @deprecated process-wide; pass `modules` to `createServer` instead. Kept for embedding apps.
- */
-export function registerModule(installer: ServerModuleInstaller): void {
-  installers.push(installer);
 }
 
 export { loadConfig };
